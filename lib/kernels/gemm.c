@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+#include "kernels/gemm.h"
+
+#include <blis.h>
+#include <stdio.h>
+
+void pni_sgemm(int32_t threads, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+               float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+               float beta, float *c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  /* A runtime object per call keeps the thread count local to this context
+   * instead of changing BLIS's process-wide setting. */
+  rntm_t rntm = BLIS_RNTM_INITIALIZER;
+  bli_rntm_set_num_threads(threads, &rntm);
+  /* Row-major storage is BLIS's general stride with a column stride of 1;
+   * a transposed operand is the same memory read with the strides swapped. */
+  bli_sgemm_ex(trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
+               trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k,
+               &alpha, (float *)a, (inc_t)lda, 1, (float *)b, (inc_t)ldb, 1, &beta, c,
+               (inc_t)ldc, 1, NULL, &rntm);
+}
+
+void pni_blis_describe(char *buf, size_t cap) {
+  snprintf(buf, cap, "%s (%s)", bli_info_get_version_str(),
+           bli_arch_string(bli_arch_query_id()));
+}
