@@ -5,7 +5,7 @@
 set -eu
 packages="meson ninja-build pkg-config gcc g++ binutils python3
 libblis-openmp-dev libpng-dev libyaml-dev zlib1g-dev
-check abigail-tools valgrind doxygen $*"
+check abigail-tools valgrind doxygen dataset-fashion-mnist $*"
 
 missing=""
 for p in $packages; do

@@ -36,7 +36,7 @@ echo "== sanitizers: address, undefined ($asan)"
 configure "$asan" -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
 meson compile -C "$asan" || exit 1
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
-  meson test -C "$asan" --suite unit --print-errorlogs --num-processes 2 || status=1
+  meson test -C "$asan" --suite unit --suite grad --print-errorlogs --num-processes 2 || status=1
 cp "$asan/meson-logs/testlog.json" "$asan/meson-logs/testlog-asan.json"
 
 echo "== valgrind memcheck ($build, unit suites)"

@@ -332,6 +332,658 @@ PNAS_API pnas_status pnas_context_describe(pnas_context *context, char **out_tex
 
 /** @} */
 
+/* ------------------------------------------------------------------------ */
+/** @name Architectures
+ * A fixed MobileNetV2-style network: stem (k x k conv, BN, ReLU6), a
+ * sequence of blocks, head (1x1 conv, BN, ReLU6), global average pool,
+ * dropout and a fully connected classifier. Architectures are loaded from
+ * YAML (docs/formats.md), imported from the official ProxylessNAS net.config
+ * JSON, built block by block, and saved in either format.
+ *
+ * Thread safety: an architecture is immutable once built, except by
+ * pnas_arch_append_block(); it may be read from several threads at once.
+ * @{ */
+
+/** @brief An architecture (opaque). */
+typedef struct pnas_arch pnas_arch;
+
+/** @brief What a block computes. Values are frozen. */
+typedef enum pnas_block_kind {
+  /** Inverted residual: 1x1 expand (omitted when expand is 1), k x k
+   * depthwise, 1x1 project; each followed by BN, ReLU6 after the first two. */
+  PNAS_BLOCK_MBCONV = 0,
+  /** Passes its input through (a searched "zero" op on a residual layer). */
+  PNAS_BLOCK_IDENTITY = 1
+} pnas_block_kind;
+
+/**
+ * @brief One block of an architecture.
+ *
+ * For pnas_arch_append_block() the caller sets kind, out_channels, kernel,
+ * expand and stride; the other members are computed and ignored on input.
+ */
+typedef struct pnas_block_info {
+  /** sizeof(pnas_block_info); set by pnas_block_info_init(). */
+  size_t struct_size;
+  /** ::PNAS_BLOCK_MBCONV or ::PNAS_BLOCK_IDENTITY. */
+  pnas_block_kind kind;
+  /** Input channels (computed: the previous block's output). */
+  int32_t in_channels;
+  /** Output channels (equal to in_channels for an identity block). */
+  int32_t out_channels;
+  /** Depthwise kernel size: 3, 5 or 7. */
+  int32_t kernel;
+  /** Expansion ratio, at least 1: the hidden width is round(in * expand). */
+  int32_t expand;
+  /** Stride of the depthwise convolution: 1 or 2. */
+  int32_t stride;
+  /** 1 if the block adds its input to its output (computed: stride 1 and
+   * in_channels == out_channels). */
+  int32_t residual;
+  int32_t in_height; /**< Input height (computed). */
+  int32_t in_width;  /**< Input width (computed). */
+  int32_t out_height; /**< Output height (computed). */
+  int32_t out_width;  /**< Output width (computed). */
+  /** Multiply-accumulates of the block for one image (computed). */
+  int64_t macs;
+  /** Trainable parameters of the block, BN scale and shift included (computed). */
+  int64_t params;
+} pnas_block_info;
+
+/**
+ * @brief The whole-network settings of an architecture.
+ *
+ * For pnas_arch_create() the caller sets the input shape, classes, stem,
+ * head and dropout; blocks, macs and params are computed.
+ */
+typedef struct pnas_arch_info {
+  /** sizeof(pnas_arch_info); set by pnas_arch_info_init(). */
+  size_t struct_size;
+  int32_t input_height;   /**< Input image height. */
+  int32_t input_width;    /**< Input image width. */
+  int32_t input_channels; /**< Input image channels. */
+  /** Number of classes of the classifier. */
+  int32_t classes;
+  int32_t stem_channels; /**< Stem output channels. */
+  int32_t stem_kernel;   /**< Stem kernel size (odd). */
+  int32_t stem_stride;   /**< Stem stride: 1 or 2. */
+  /** Output channels of the head's 1x1 convolution (0: no head conv). */
+  int32_t head_channels;
+  /** Dropout probability before the classifier, in [0, 1). */
+  float dropout;
+  /** Number of blocks (computed). */
+  int32_t blocks;
+  /** Multiply-accumulates of the whole network for one image, counted over
+   * convolutions and the classifier as the official code does (computed). */
+  int64_t macs;
+  /** Trainable parameters, BN scale and shift and classifier bias included (computed). */
+  int64_t params;
+} pnas_arch_info;
+
+/**
+ * @brief Fills @p info with defaults (28x28x1 input, 10 classes, stem 3x3
+ *        stride 1 to 16 channels, head 256, dropout 0) for @p struct_size bytes.
+ * @param info The struct to fill (out).
+ * @param struct_size sizeof the caller's struct.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_arch_info_init_sized(pnas_arch_info *info, size_t struct_size);
+
+/**
+ * @brief Fills @p info with the defaults and this header's struct size.
+ * @param info The struct to fill (out).
+ * @return As pnas_arch_info_init_sized().
+ */
+static inline pnas_status pnas_arch_info_init(pnas_arch_info *info) {
+  return pnas_arch_info_init_sized(info, sizeof(pnas_arch_info));
+}
+
+/**
+ * @brief Fills @p info with defaults (MBConv, kernel 3, expand 1, stride 1).
+ * @param info The struct to fill (out).
+ * @param struct_size sizeof the caller's struct.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_block_info_init_sized(pnas_block_info *info, size_t struct_size);
+
+/**
+ * @brief Fills @p info with the defaults and this header's struct size.
+ * @param info The struct to fill (out).
+ * @return As pnas_block_info_init_sized().
+ */
+static inline pnas_status pnas_block_info_init(pnas_block_info *info) {
+  return pnas_block_info_init_sized(info, sizeof(pnas_block_info));
+}
+
+/**
+ * @brief Creates an architecture with no blocks yet.
+ * @param context The context.
+ * @param info Whole-network settings; computed members are ignored.
+ * @param out_arch Receives the architecture (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT (a setting out of range,
+ *         named in the message) or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_arch_create(pnas_context *context, const pnas_arch_info *info,
+                                      pnas_arch **out_arch);
+
+/**
+ * @brief Appends a block after the last one.
+ * @param arch The architecture.
+ * @param block The block; in_channels and the computed members are ignored.
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT (kernel, expand, stride,
+ *         channels out of range, or an identity block that changes shape) or
+ *         ::PNAS_ERR_OUT_OF_MEMORY. The architecture is unchanged on failure.
+ */
+PNAS_API pnas_status pnas_arch_append_block(pnas_arch *arch, const pnas_block_info *block);
+
+/**
+ * @brief Loads an architecture from a YAML file (schema in docs/formats.md).
+ * @param context The context.
+ * @param path File name.
+ * @param out_arch Receives the architecture (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_IO, ::PNAS_ERR_PARSE (message: file, line,
+ *         key and what was expected), ::PNAS_ERR_INVALID_ARGUMENT or
+ *         ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_arch_load_yaml(pnas_context *context, const char *path,
+                                         pnas_arch **out_arch);
+
+/**
+ * @brief Parses an architecture from YAML text in memory.
+ * @param context The context.
+ * @param text The document (need not be NUL-terminated).
+ * @param size Its length in bytes.
+ * @param out_arch Receives the architecture (out).
+ * @return As pnas_arch_load_yaml(), without ::PNAS_ERR_IO.
+ */
+PNAS_API pnas_status pnas_arch_parse_yaml(pnas_context *context, const char *text, size_t size,
+                                          pnas_arch **out_arch);
+
+/**
+ * @brief Imports an official ProxylessNAS `net.config` (JSON).
+ *
+ * net.config does not record the input size; pass it (224 x 224 for the
+ * released ImageNet nets). Input channels and classes come from the file.
+ * @param context The context.
+ * @param path File name.
+ * @param input_height Input image height.
+ * @param input_width Input image width.
+ * @param out_arch Receives the architecture (out).
+ * @return As pnas_arch_load_yaml().
+ */
+PNAS_API pnas_status pnas_arch_import_net_config(pnas_context *context, const char *path,
+                                                 int32_t input_height, int32_t input_width,
+                                                 pnas_arch **out_arch);
+
+/**
+ * @brief Saves an architecture as YAML, atomically (temporary file, then rename).
+ * @param arch The architecture.
+ * @param path File name.
+ * @return ::PNAS_OK, ::PNAS_ERR_IO or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_arch_save_yaml(const pnas_arch *arch, const char *path);
+
+/**
+ * @brief Writes an architecture as an official `net.config` JSON, atomically.
+ * @param arch The architecture.
+ * @param path File name.
+ * @return ::PNAS_OK, ::PNAS_ERR_IO or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_arch_export_net_config(const pnas_arch *arch, const char *path);
+
+/**
+ * @brief The whole-network settings and totals.
+ * @param arch The architecture.
+ * @param out_info Filled up to its struct_size, which the caller sets (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_arch_get_info(const pnas_arch *arch, pnas_arch_info *out_info);
+
+/**
+ * @brief One block, with its computed shape, MACs and parameters.
+ * @param arch The architecture.
+ * @param index 0 <= index < blocks.
+ * @param out_block Filled up to its struct_size, which the caller sets (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT (index out of range).
+ */
+PNAS_API pnas_status pnas_arch_get_block(const pnas_arch *arch, int32_t index,
+                                         pnas_block_info *out_block);
+
+/**
+ * @brief Destroys an architecture. NULL is a no-op.
+ * @param arch The architecture, or NULL.
+ */
+PNAS_API void pnas_arch_destroy(pnas_arch *arch);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Data sets and batches
+ * Labelled images held as 8-bit NHWC in memory: the IDX format (plain or
+ * gzip, as Fashion-MNIST ships) or a folder of PNG files per class. A batcher
+ * turns a data set into float32 NHWC batches, normalised, optionally shuffled
+ * and augmented (random crop with zero padding, horizontal flip).
+ *
+ * Thread safety: a data set is immutable after loading and may be shared by
+ * batchers on different threads; a batcher is used by one thread at a time.
+ * @{ */
+
+/** @brief A labelled image set (opaque). */
+typedef struct pnas_dataset pnas_dataset;
+
+/** @brief Shape of a data set. */
+typedef struct pnas_dataset_info {
+  /** sizeof(pnas_dataset_info); the caller sets it. */
+  size_t struct_size;
+  /** Number of images. */
+  int64_t count;
+  int32_t height;   /**< Image height. */
+  int32_t width;    /**< Image width. */
+  int32_t channels; /**< Image channels. */
+  /** Number of classes (largest label + 1, or the folder count). */
+  int32_t classes;
+} pnas_dataset_info;
+
+/**
+ * @brief Loads an IDX image file and its IDX label file; each may be gzip
+ *        compressed (detected from its first bytes).
+ * @param context The context.
+ * @param images_path IDX file of unsigned bytes, dimensions N x H x W (gray)
+ *        or N x H x W x C.
+ * @param labels_path IDX file of unsigned bytes, dimension N.
+ * @param out_dataset Receives the data set (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_IO, ::PNAS_ERR_FORMAT (wrong magic, truncated
+ *         file, count mismatch; the message names the file) or
+ *         ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_dataset_load_idx(pnas_context *context, const char *images_path,
+                                           const char *labels_path, pnas_dataset **out_dataset);
+
+/**
+ * @brief Loads `root/<class>/<image>.png`: one folder per class (sorted by
+ *        name: the label is the folder's index), 8-bit gray or RGB images of
+ *        one size.
+ * @param context The context.
+ * @param root The folder holding the class folders.
+ * @param out_dataset Receives the data set (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_IO, ::PNAS_ERR_FORMAT (corrupt or unsupported
+ *         PNG, size mismatch, empty folder; the message names the file) or
+ *         ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_dataset_load_png_folder(pnas_context *context, const char *root,
+                                                  pnas_dataset **out_dataset);
+
+/**
+ * @brief Creates a data set by copying images and labels from memory.
+ * @param context The context.
+ * @param images count x height x width x channels bytes, NHWC.
+ * @param labels count labels in [0, classes).
+ * @param count Number of images, at least 1.
+ * @param height Image height.
+ * @param width Image width.
+ * @param channels Image channels.
+ * @param classes Number of classes, at least 2.
+ * @param out_dataset Receives the data set (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_dataset_create_from_memory(pnas_context *context,
+                                                     const uint8_t *images,
+                                                     const int32_t *labels, int64_t count,
+                                                     int32_t height, int32_t width,
+                                                     int32_t channels, int32_t classes,
+                                                     pnas_dataset **out_dataset);
+
+/**
+ * @brief Splits off a class-balanced held-out set.
+ *
+ * Takes @p per_class images of every class, chosen at random with the
+ * context's generator, into @p out_held_out; the rest, in their original
+ * order, go into @p out_rest. Both are new data sets; @p dataset is unchanged.
+ * @param dataset The data set.
+ * @param per_class Images per class in the held-out part, at least 1 and
+ *        less than the smallest class.
+ * @param out_rest Receives the remaining images (out).
+ * @param out_held_out Receives the held-out images (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_dataset_split_balanced(pnas_dataset *dataset, int32_t per_class,
+                                                 pnas_dataset **out_rest,
+                                                 pnas_dataset **out_held_out);
+
+/**
+ * @brief A new data set holding images [offset, offset + count) of another.
+ * @param dataset The data set.
+ * @param offset First image.
+ * @param count Number of images, at least 1.
+ * @param out_subset Receives the copy (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_dataset_subset(pnas_dataset *dataset, int64_t offset, int64_t count,
+                                         pnas_dataset **out_subset);
+
+/**
+ * @brief Shape and size of a data set.
+ * @param dataset The data set.
+ * @param out_info Filled up to its struct_size, which the caller sets (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_dataset_get_info(const pnas_dataset *dataset,
+                                           pnas_dataset_info *out_info);
+
+/**
+ * @brief Destroys a data set. NULL is a no-op. Batchers over it must be
+ *        destroyed first.
+ * @param dataset The data set, or NULL.
+ */
+PNAS_API void pnas_dataset_destroy(pnas_dataset *dataset);
+
+/** @brief Iterates over a data set in float32 NHWC batches (opaque). */
+typedef struct pnas_batcher pnas_batcher;
+
+/** @brief Options for pnas_batcher_create(). */
+typedef struct pnas_batcher_options {
+  /** sizeof(pnas_batcher_options); set by init. */
+  size_t struct_size;
+  /** Images per batch, at least 1. Default 64. */
+  int32_t batch_size;
+  /** Non-zero: a new random order every epoch. Default 1. */
+  int32_t shuffle;
+  /** Non-zero: the last, smaller batch of an epoch is skipped. Default 0. */
+  int32_t drop_last;
+  /** Random crop: pad every side by this many zero pixels, then crop back to
+   * the image size at a random offset. 0 (default) disables it. */
+  int32_t crop_padding;
+  /** Non-zero: flip each image horizontally with probability 1/2. Default 0. */
+  int32_t horizontal_flip;
+  /** Per-channel mean subtracted after scaling bytes to [0, 1]; channels past
+   * the third use the third's. Default 0. */
+  float mean[3];
+  /** Per-channel standard deviation divided by afterwards. Default 1. */
+  float std[3];
+  /** Seed of the batcher's own generator (order and augmentation). Default 0. */
+  uint64_t seed;
+} pnas_batcher_options;
+
+/**
+ * @brief Fills @p options with the defaults.
+ * @param options The struct to fill (out).
+ * @param struct_size sizeof the caller's struct.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_batcher_options_init_sized(pnas_batcher_options *options,
+                                                     size_t struct_size);
+
+/**
+ * @brief Fills @p options with the defaults and this header's struct size.
+ * @param options The struct to fill (out).
+ * @return As pnas_batcher_options_init_sized().
+ */
+static inline pnas_status pnas_batcher_options_init(pnas_batcher_options *options) {
+  return pnas_batcher_options_init_sized(options, sizeof(pnas_batcher_options));
+}
+
+/**
+ * @brief Creates a batcher over @p dataset (which it borrows: keep the data
+ *        set alive until the batcher is destroyed). Allocates its buffers
+ *        once; pnas_batcher_next() allocates nothing.
+ * @param dataset The data set.
+ * @param options Options, or NULL for the defaults.
+ * @param out_batcher Receives the batcher (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_batcher_create(pnas_dataset *dataset,
+                                         const pnas_batcher_options *options,
+                                         pnas_batcher **out_batcher);
+
+/**
+ * @brief Writes the next batch into caller-owned buffers.
+ *
+ * At the end of an epoch it returns ::PNAS_OK with *out_count = 0; the call
+ * after that starts the next epoch (in a new order when shuffling).
+ * @param batcher The batcher.
+ * @param images At least batch_size * height * width * channels floats (NHWC).
+ * @param labels At least batch_size labels.
+ * @param out_count Receives the number of images written (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_batcher_next(pnas_batcher *batcher, float *images, int32_t *labels,
+                                       int32_t *out_count);
+
+/**
+ * @brief Like pnas_batcher_next(), into buffers the batcher owns.
+ * @param batcher The batcher.
+ * @param out_images Receives a pointer to the batch, valid until the next call
+ *        on this batcher or its destruction (out).
+ * @param out_labels Receives a pointer to the labels, valid likewise (out).
+ * @param out_count Receives the number of images (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_batcher_next_view(pnas_batcher *batcher, const float **out_images,
+                                            const int32_t **out_labels, int32_t *out_count);
+
+/**
+ * @brief Restarts the epoch (same order if not shuffling).
+ * @param batcher The batcher.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_batcher_reset(pnas_batcher *batcher);
+
+/**
+ * @brief Destroys a batcher. NULL is a no-op.
+ * @param batcher The batcher, or NULL.
+ */
+PNAS_API void pnas_batcher_destroy(pnas_batcher *batcher);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Networks
+ * A trainable network built from an architecture: forward, backward, SGD
+ * with Nesterov momentum and weight decay, evaluation and inference. Weights
+ * are initialised from the context's generator as ALGORITHM.md section 1
+ * says (convolutions N(0, sqrt(2 / (k*k*C_out))), BN scale 1 and shift 0,
+ * classifier U(+-1/sqrt(fan_in)), bias 0).
+ *
+ * Thread safety: a network is used by one thread at a time.
+ * @{ */
+
+/** @brief A trainable network (opaque). */
+typedef struct pnas_net pnas_net;
+
+/** @brief Options for pnas_net_create(). */
+typedef struct pnas_net_options {
+  /** sizeof(pnas_net_options); set by init. */
+  size_t struct_size;
+  /** Largest batch the network will see; buffers are sized for it once.
+   * Default 64. */
+  int32_t max_batch;
+  /** BN momentum (PyTorch convention). Default 0.1. */
+  float bn_momentum;
+  /** BN epsilon. Default 1e-3. */
+  float bn_eps;
+  /** Dropout before the classifier; negative (default) takes the
+   * architecture's. */
+  float dropout;
+} pnas_net_options;
+
+/**
+ * @brief Fills @p options with the defaults.
+ * @param options The struct to fill (out).
+ * @param struct_size sizeof the caller's struct.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_net_options_init_sized(pnas_net_options *options, size_t struct_size);
+
+/**
+ * @brief Fills @p options with the defaults and this header's struct size.
+ * @param options The struct to fill (out).
+ * @return As pnas_net_options_init_sized().
+ */
+static inline pnas_status pnas_net_options_init(pnas_net_options *options) {
+  return pnas_net_options_init_sized(options, sizeof(pnas_net_options));
+}
+
+/** @brief Options of the SGD optimizer. */
+typedef struct pnas_sgd_options {
+  /** sizeof(pnas_sgd_options); set by init. */
+  size_t struct_size;
+  /** Learning rate. Default 0.05. */
+  float lr;
+  /** Momentum. Default 0.9. */
+  float momentum;
+  /** Non-zero: Nesterov momentum (PyTorch's formulation). Default 1. */
+  int32_t nesterov;
+  /** L2 weight decay added to the gradient. Default 4e-5. */
+  float weight_decay;
+  /** Non-zero: no weight decay on BN scale/shift and biases. Default 1. */
+  int32_t no_decay_on_bn;
+  /** Label smoothing of the training loss. Default 0.1. */
+  float label_smoothing;
+} pnas_sgd_options;
+
+/**
+ * @brief Fills @p options with the defaults.
+ * @param options The struct to fill (out).
+ * @param struct_size sizeof the caller's struct.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_sgd_options_init_sized(pnas_sgd_options *options, size_t struct_size);
+
+/**
+ * @brief Fills @p options with the defaults and this header's struct size.
+ * @param options The struct to fill (out).
+ * @return As pnas_sgd_options_init_sized().
+ */
+static inline pnas_status pnas_sgd_options_init(pnas_sgd_options *options) {
+  return pnas_sgd_options_init_sized(options, sizeof(pnas_sgd_options));
+}
+
+/** @brief Result of a training step or an evaluation. */
+typedef struct pnas_step_stats {
+  /** sizeof(pnas_step_stats); the caller sets it. */
+  size_t struct_size;
+  /** Mean loss over the images. */
+  double loss;
+  /** Share of images whose top-1 prediction is right, in [0, 1]. */
+  double accuracy;
+  /** Number of images. */
+  int64_t images;
+} pnas_step_stats;
+
+/**
+ * @brief Builds a network from an architecture (which it copies).
+ * @param context The context; its generator initialises the weights.
+ * @param arch The architecture; it may be destroyed afterwards.
+ * @param options Options, or NULL for the defaults.
+ * @param out_net Receives the network (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_net_create(pnas_context *context, const pnas_arch *arch,
+                                     const pnas_net_options *options, pnas_net **out_net);
+
+/**
+ * @brief Sets the optimizer's options (they apply from the next step).
+ * @param net The network.
+ * @param options SGD options.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_net_set_sgd(pnas_net *net, const pnas_sgd_options *options);
+
+/**
+ * @brief Changes only the learning rate (for schedules such as pnas_lr_cosine()).
+ * @param net The network.
+ * @param lr Learning rate, finite and non-negative.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_net_set_lr(pnas_net *net, float lr);
+
+/**
+ * @brief One SGD step on a batch in training mode (batch statistics, dropout).
+ * @param net The network.
+ * @param images batch x H x W x C floats (NHWC), borrowed for the call.
+ * @param labels batch labels in [0, classes).
+ * @param batch 1 <= batch <= the network's max_batch.
+ * @param out_stats Loss and accuracy of the batch before the update, or NULL.
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT (batch size, label out of
+ *         range) or ::PNAS_ERR_NUMERIC (a non-finite loss: the weights are
+ *         left as they were).
+ */
+PNAS_API pnas_status pnas_net_train_step(pnas_net *net, const float *images,
+                                         const int32_t *labels, int32_t batch,
+                                         pnas_step_stats *out_stats);
+
+/**
+ * @brief Logits for a batch in evaluation mode (running BN statistics, no dropout).
+ * @param net The network.
+ * @param images batch x H x W x C floats (NHWC).
+ * @param batch 1 <= batch <= max_batch.
+ * @param out_logits batch x classes floats (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_net_infer(pnas_net *net, const float *images, int32_t batch,
+                                    float *out_logits);
+
+/**
+ * @brief Loss (plain cross-entropy) and accuracy over a whole data set in
+ *        evaluation mode, in batches of max_batch, images scaled as the
+ *        batcher options @p normalization say (only mean and std are used).
+ * @param net The network.
+ * @param dataset Images of the network's input shape.
+ * @param normalization Batcher options giving mean and std, or NULL for
+ *        bytes scaled to [0, 1].
+ * @param out_stats Receives the result (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_SHAPE or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_net_evaluate(pnas_net *net, pnas_dataset *dataset,
+                                       const pnas_batcher_options *normalization,
+                                       pnas_step_stats *out_stats);
+
+/**
+ * @brief Saves the architecture, weights, BN statistics and optimizer state
+ *        in one versioned, checksummed file, written atomically.
+ * @param net The network.
+ * @param path File name.
+ * @return ::PNAS_OK, ::PNAS_ERR_IO or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_net_save(const pnas_net *net, const char *path);
+
+/**
+ * @brief Loads a network saved by pnas_net_save().
+ * @param context The context.
+ * @param path File name.
+ * @param options Options, or NULL for the defaults.
+ * @param out_net Receives the network (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_IO, ::PNAS_ERR_FORMAT (bad magic, version,
+ *         size or checksum) or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_net_load(pnas_context *context, const char *path,
+                                   const pnas_net_options *options, pnas_net **out_net);
+
+/**
+ * @brief A copy of the network's architecture.
+ * @param net The network.
+ * @param out_arch Receives a new architecture, destroyed by the caller (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_net_get_arch(const pnas_net *net, pnas_arch **out_arch);
+
+/**
+ * @brief Destroys a network. NULL is a no-op.
+ * @param net The network, or NULL.
+ */
+PNAS_API void pnas_net_destroy(pnas_net *net);
+
+/**
+ * @brief The cosine learning-rate schedule 0.5 * lr0 * (1 + cos(pi * t / T)).
+ * @param lr0 Initial learning rate.
+ * @param t Step, clamped to [0, T].
+ * @param total T, the number of steps; <= 0 gives lr0.
+ * @return The learning rate at step @p t.
+ */
+PNAS_API float pnas_lr_cosine(float lr0, int64_t t, int64_t total);
+
+/** @} */
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

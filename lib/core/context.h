@@ -12,8 +12,15 @@
 /* Type tags written at the start of every handle, so that the API layer can
  * tell a context from a supernet (or from freed memory) before using it. */
 enum {
-  PNI_TAG_CONTEXT = 0x50434f4e, /* "PCON" */
-  PNI_TAG_DEAD = 0x44454144     /* "DEAD": written on destroy */
+  PNI_TAG_CONTEXT = 0x50434f4e,  /* "PCON" */
+  PNI_TAG_ARCH = 0x50415243,     /* "PARC" */
+  PNI_TAG_NET = 0x504e4554,      /* "PNET" */
+  PNI_TAG_DATASET = 0x50445354,  /* "PDST" */
+  PNI_TAG_BATCHER = 0x50424154,  /* "PBAT" */
+  PNI_TAG_SPACE = 0x50535043,    /* "PSPC" */
+  PNI_TAG_SUPERNET = 0x50535550, /* "PSUP" */
+  PNI_TAG_LATENCY = 0x504c4154,  /* "PLAT" */
+  PNI_TAG_DEAD = 0x44454144      /* "DEAD": written on destroy */
 };
 
 /* Longest last-error message kept, including the NUL; longer ones are cut. */

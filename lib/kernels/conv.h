@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* Convolutions on float32 NHWC tensors: 1x1 (one GEMM over N*H*W rows),
+ * k x k full convolution (the stem; im2col + GEMM) and depthwise k x k
+ * (direct, vectorised across channels). Private. */
+#ifndef PNI_KERNELS_CONV_H
+#define PNI_KERNELS_CONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1x1 convolution, stride 1: y[rows x cout] = x[rows x cin] * w[cin x cout],
+ * rows = N*H*W. Weights are stored cin-major ([cin][cout]). */
+void pni_conv1x1_forward(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
+                         const float *x, const float *w, float *y);
+/* dx[rows x cin] = dy * w^T (overwrites dx). */
+void pni_conv1x1_backward_data(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
+                               const float *dy, const float *w, float *dx);
+/* dw[cin x cout] = x^T * dy, added to dw when accumulate, else overwritten. */
+void pni_conv1x1_backward_weight(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
+                                 const float *x, const float *dy, float *dw, int accumulate);
+
+/* Geometry of a k x k convolution with zero padding `pad` on every side:
+ * out_h = (h + 2*pad - k) / stride + 1, likewise out_w. */
+typedef struct pni_conv_shape {
+  int64_t n, h, w, cin, cout;
+  int64_t k, stride, pad;
+  int64_t out_h, out_w;
+} pni_conv_shape;
+
+/* Fills out_h/out_w from the rest. Returns 0 if the geometry is invalid
+ * (non-positive sizes, output smaller than 1). */
+int pni_conv_shape_init(pni_conv_shape *s, int64_t n, int64_t h, int64_t w, int64_t cin,
+                        int64_t cout, int64_t k, int64_t stride, int64_t pad);
+
+/* Full k x k convolution (groups = 1). Weights are [k][k][cin][cout] (row of
+ * the im2col matrix = (ky, kx, ci)). `col` is a workspace of at least
+ * pni_conv_workspace_floats(s) floats. y is [n][out_h][out_w][cout]. */
+size_t pni_conv_workspace_floats(const pni_conv_shape *s);
+void pni_conv_forward(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
+                      float *y, float *col);
+/* Backward: dw (overwritten) and, when dx is not NULL, dx (overwritten). */
+void pni_conv_backward(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
+                       const float *dy, float *dx, float *dw, float *col);
+
+/* Depthwise k x k convolution, k in {3, 5, 7}, stride 1 or 2, pad = k/2
+ * (cin == cout == c). Weights are [k][k][c]. */
+void pni_dwconv_forward(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
+                        float *y);
+/* dx (overwritten, may be NULL) and dw (overwritten). */
+void pni_dwconv_backward(const pni_conv_shape *s, int32_t threads, const float *x,
+                         const float *w, const float *dy, float *dx, float *dw);
+
+#endif /* PNI_KERNELS_CONV_H */

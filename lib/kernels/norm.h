@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Batch normalisation over the rows of an NHWC tensor viewed as
+ * [rows = N*H*W][c]. Private. */
+#ifndef PNI_KERNELS_NORM_H
+#define PNI_KERNELS_NORM_H
+
+#include <stdint.h>
+
+/* Training mode: batch statistics (biased variance) normalise x into y;
+ * save_mean[c] and save_invstd[c] = 1/sqrt(var + eps) are kept for the
+ * backward pass; the running statistics move with PyTorch's convention:
+ * running = (1 - momentum) * running + momentum * batch, where the running
+ * variance takes the unbiased batch variance (rows / (rows - 1)).
+ * y may alias x. */
+void pni_bn_forward_train(int32_t threads, int64_t rows, int64_t c, const float *x,
+                          const float *gamma, const float *beta, float eps, float momentum,
+                          float *running_mean, float *running_var, float *y, float *save_mean,
+                          float *save_invstd);
+
+/* Evaluation mode: running statistics. y may alias x. */
+void pni_bn_forward_eval(int32_t threads, int64_t rows, int64_t c, const float *x,
+                         const float *gamma, const float *beta, const float *running_mean,
+                         const float *running_var, float eps, float *y);
+
+/* Backward of the training-mode forward, from the input x and the saved
+ * statistics: dx (overwritten; may alias dy), dgamma and dbeta (overwritten). */
+void pni_bn_backward(int32_t threads, int64_t rows, int64_t c, const float *x, const float *dy,
+                     const float *gamma, const float *save_mean, const float *save_invstd,
+                     float *dx, float *dgamma, float *dbeta);
+
+#endif /* PNI_KERNELS_NORM_H */
