@@ -984,6 +984,63 @@ PNAS_API float pnas_lr_cosine(float lr0, int64_t t, int64_t total);
 
 /** @} */
 
+/* ------------------------------------------------------------------------ */
+/** @name Latency models
+ * What an architecture costs on the target device, in milliseconds, for the
+ * latency term of the search loss and for reporting. A model is loaded from
+ * a latency lookup table in the official ProxylessNAS YAML format
+ * (docs/formats.md): a mapping from a layer's key, for example
+ * `expanded_conv-input:112x112x16-output:56x56x24-expand:3-kernel:3-stride:2-idskip:0`,
+ * to `{count, mean, var}`, of which `mean` (ms) is used. A key the table lacks
+ * is an error that names the key, never a silent default.
+ *
+ * Thread safety: a latency model is used by one thread at a time.
+ * @{ */
+
+/** @brief A latency model (opaque). */
+typedef struct pnas_latency_model pnas_latency_model;
+
+/**
+ * @brief Loads a latency lookup table (official ProxylessNAS YAML format).
+ *
+ * The whole table is read and checked: every entry needs a `mean` of at
+ * least 0 ms; `count` and `var` are optional; other keys and duplicate
+ * entries are errors.
+ * @param context The context.
+ * @param path File name; kept (copied) to name the table in messages.
+ * @param out_model Receives the model, destroyed by the caller (out);
+ *        untouched on failure.
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT, ::PNAS_ERR_IO,
+ *         ::PNAS_ERR_PARSE (message: file, line, key and what was expected)
+ *         or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_latency_model_load_table(pnas_context *context, const char *path,
+                                                   pnas_latency_model **out_model);
+
+/**
+ * @brief The latency of a whole architecture: the sum of the table's `mean`
+ *        over the stem (`Conv-...`), every MBConv block (`expanded_conv-...`;
+ *        identity blocks cost 0), the head conv (`Conv_1-...`, if the
+ *        architecture has one) and the classifier (`Logits-...`).
+ * @param model The latency model.
+ * @param arch The architecture (borrowed for the call).
+ * @param out_ms Receives the latency in milliseconds (out); untouched on
+ *        failure.
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT, ::PNAS_ERR_WRONG_HANDLE or
+ *         ::PNAS_ERR_NOT_FOUND (the table lacks a key; the message names the
+ *         key and the part of the network it prices).
+ */
+PNAS_API pnas_status pnas_latency_model_arch_latency(pnas_latency_model *model,
+                                                     const pnas_arch *arch, double *out_ms);
+
+/**
+ * @brief Destroys a latency model. NULL is a no-op.
+ * @param model The model, or NULL.
+ */
+PNAS_API void pnas_latency_model_destroy(pnas_latency_model *model);
+
+/** @} */
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

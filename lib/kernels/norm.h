@@ -11,7 +11,11 @@
  * backward pass; the running statistics move with PyTorch's convention:
  * running = (1 - momentum) * running + momentum * batch, where the running
  * variance takes the unbiased batch variance (rows / (rows - 1)).
- * y may alias x. */
+ * With rows == 1 the batch variance is 0 (y = beta) and the running
+ * variance is left unchanged (one value says nothing about the spread;
+ * PyTorch refuses this case); the running mean still moves. With rows == 0
+ * only save_mean (0) and save_invstd (1/sqrt(eps)) are written.
+ * Results are bitwise identical for any thread count. y may alias x. */
 void pni_bn_forward_train(int32_t threads, int64_t rows, int64_t c, const float *x,
                           const float *gamma, const float *beta, float eps, float momentum,
                           float *running_mean, float *running_var, float *y, float *save_mean,
@@ -23,7 +27,8 @@ void pni_bn_forward_eval(int32_t threads, int64_t rows, int64_t c, const float *
                          const float *running_var, float eps, float *y);
 
 /* Backward of the training-mode forward, from the input x and the saved
- * statistics: dx (overwritten; may alias dy), dgamma and dbeta (overwritten). */
+ * statistics: dx (overwritten; may alias dy), dgamma and dbeta (overwritten;
+ * zero when rows == 0). Bitwise identical for any thread count. */
 void pni_bn_backward(int32_t threads, int64_t rows, int64_t c, const float *x, const float *dy,
                      const float *gamma, const float *save_mean, const float *save_invstd,
                      float *dx, float *dgamma, float *dbeta);

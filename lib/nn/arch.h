@@ -30,6 +30,10 @@ struct pnas_arch {
   int32_t capacity;
 };
 
+/* Largest input height/width and channel count an architecture accepts. */
+#define PNI_ARCH_MAX_SPATIAL 65536
+#define PNI_ARCH_MAX_CHANNELS 65536
+
 /* Output size of a k x k convolution with padding k/2. */
 static inline int32_t pni_conv_out_size(int32_t in, int32_t k, int32_t stride) {
   return (in + 2 * (k / 2) - k) / stride + 1;

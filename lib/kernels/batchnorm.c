@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/* Batch normalisation on [rows][c] (NHWC flattened).
+ *
+ * Every pass runs along rows with the inner loop over contiguous channels,
+ * so the compiler vectorises across channels. The per-channel reductions
+ * (batch statistics, gradient sums) cut the rows into PNI_BN_CHUNKS fixed
+ * chunks whatever the thread count, and the chunks' sums are folded into
+ * the total in chunk order (an OpenMP ordered loop, chunks dealt round
+ * robin so that the folds wait little). The result is therefore bitwise
+ * the same for any number of threads, and no buffer grows with the rows
+ * or the threads: channels are reduced in blocks of at most PNI_BN_BLOCK,
+ * each thread holding one chunk's sums on its stack. */
+#include <math.h>
+#include <omp.h>
+
+#include "kernels/norm.h"
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+/* The library is built for portable x86-64-v2; hot loops get an AVX2 clone
+ * chosen once at load time. */
+#define PNI_HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define PNI_HOT
+#endif
+
+enum {
+  PNI_BN_CHUNKS = 32,     /* row chunks of a reduction; also the most threads used */
+  PNI_BN_BLOCK = 512,     /* channels per block: 2 x 512 doubles = 8 KiB per thread */
+  PNI_BN_GROUP = 8,       /* rows summed in float (loops written out for 8) */
+  PNI_BN_SERIAL = 1 << 15 /* below this many elements a team costs more than it saves */
+};
+
+static int64_t min64(int64_t a, int64_t b) {
+  return a < b ? a : b;
+}
+
+static int team_size(int32_t threads, int64_t rows, int64_t c) {
+  if (threads <= 1 || rows * c < PNI_BN_SERIAL) return 1;
+  return threads < PNI_BN_CHUNKS ? (int)threads : PNI_BN_CHUNKS;
+}
+
+static int64_t chunk_start(int64_t rows, int k) {
+  return rows * k / PNI_BN_CHUNKS;
+}
+
+/* Channel block width: as few blocks as PNI_BN_BLOCK allows, of equal
+ * width rounded up to 16 floats, so that blocks of a row start on cache
+ * lines of their own (narrow blocks that share lines run far slower). */
+static int64_t block_width(int64_t c) {
+  const int64_t blocks = (c + PNI_BN_BLOCK - 1) / PNI_BN_BLOCK;
+  const int64_t w = (c + blocks - 1) / blocks;
+  return min64((w + 15) / 16 * 16, PNI_BN_BLOCK);
+}
+
+/* Sums of (x - shift) and (x - shift)^2 over rows [r0, r1) of the channel
+ * block starting at x (row stride c). The shift (the batch's first row)
+ * keeps the one-pass variance free of cancellation when |mean| >> std:
+ * the differences are then small, and exact when x is close to it. Groups
+ * of PNI_BN_GROUP rows are summed in float, which keeps the loop at memory
+ * speed (double throughout is compute-bound at half of it) and costs a few
+ * float roundings per group; the groups are added up in double, so the
+ * error does not grow with the number of rows. */
+PNI_HOT static void stats_rows(int64_t c, int64_t cb, int64_t r0, int64_t r1, const float *x,
+                               double *restrict sum, double *restrict sq) {
+  const float *shift = x;
+  for (int64_t j = 0; j < cb; j++) sum[j] = sq[j] = 0.0;
+  int64_t r = r0;
+  for (; r + PNI_BN_GROUP <= r1; r += PNI_BN_GROUP) {
+    const float *x0 = x + r * c, *x1 = x0 + c, *x2 = x1 + c, *x3 = x2 + c;
+    const float *x4 = x3 + c, *x5 = x4 + c, *x6 = x5 + c, *x7 = x6 + c;
+#pragma omp simd
+    for (int64_t j = 0; j < cb; j++) {
+      const float k = shift[j];
+      const float d0 = x0[j] - k, d1 = x1[j] - k, d2 = x2[j] - k, d3 = x3[j] - k;
+      const float d4 = x4[j] - k, d5 = x5[j] - k, d6 = x6[j] - k, d7 = x7[j] - k;
+      sum[j] += (double)(((d0 + d1) + (d2 + d3)) + ((d4 + d5) + (d6 + d7)));
+      sq[j] += (double)(((d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)) +
+                        ((d4 * d4 + d5 * d5) + (d6 * d6 + d7 * d7)));
+    }
+  }
+  for (; r < r1; r++) {
+    const float *x0 = x + r * c;
+#pragma omp simd
+    for (int64_t j = 0; j < cb; j++) {
+      const float d0 = x0[j] - shift[j];
+      sum[j] += (double)d0;
+      sq[j] += (double)(d0 * d0);
+    }
+  }
+}
+
+/* Sums of dy and dy * (x - mean) over rows [r0, r1) of one channel block,
+ * grouped like stats_rows. */
+PNI_HOT static void grad_sums_rows(int64_t c, int64_t cb, int64_t r0, int64_t r1, const float *x,
+                                   const float *dy, const float *mean, double *restrict sum_dy,
+                                   double *restrict sum_dyx) {
+  for (int64_t j = 0; j < cb; j++) sum_dy[j] = sum_dyx[j] = 0.0;
+  int64_t r = r0;
+  for (; r + PNI_BN_GROUP <= r1; r += PNI_BN_GROUP) {
+    const float *x0 = x + r * c, *x1 = x0 + c, *x2 = x1 + c, *x3 = x2 + c;
+    const float *x4 = x3 + c, *x5 = x4 + c, *x6 = x5 + c, *x7 = x6 + c;
+    const float *g0 = dy + r * c, *g1 = g0 + c, *g2 = g1 + c, *g3 = g2 + c;
+    const float *g4 = g3 + c, *g5 = g4 + c, *g6 = g5 + c, *g7 = g6 + c;
+#pragma omp simd
+    for (int64_t j = 0; j < cb; j++) {
+      const float m = mean[j];
+      sum_dy[j] +=
+          (double)(((g0[j] + g1[j]) + (g2[j] + g3[j])) + ((g4[j] + g5[j]) + (g6[j] + g7[j])));
+      sum_dyx[j] += (double)(((g0[j] * (x0[j] - m) + g1[j] * (x1[j] - m)) +
+                              (g2[j] * (x2[j] - m) + g3[j] * (x3[j] - m))) +
+                             ((g4[j] * (x4[j] - m) + g5[j] * (x5[j] - m)) +
+                              (g6[j] * (x6[j] - m) + g7[j] * (x7[j] - m))));
+    }
+  }
+  for (; r < r1; r++) {
+    const float *x0 = x + r * c, *g0 = dy + r * c;
+#pragma omp simd
+    for (int64_t j = 0; j < cb; j++) {
+      sum_dy[j] += (double)g0[j];
+      sum_dyx[j] += (double)(g0[j] * (x0[j] - mean[j]));
+    }
+  }
+}
+
+/* y = (x - mean) * scale + shift over rows [r0, r1) of one channel block.
+ * Subtracting the mean first keeps precision when |mean| >> std. y may be
+ * x: each element is read before it is written. */
+PNI_HOT static void affine_rows(int64_t c, int64_t cb, int64_t r0, int64_t r1, const float *x,
+                                const float *mean, const float *scale, const float *shift,
+                                float *y) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float *xr = x + r * c;
+    float *yr = y + r * c;
+#pragma omp simd
+    for (int64_t j = 0; j < cb; j++) yr[j] = (xr[j] - mean[j]) * scale[j] + shift[j];
+  }
+}
+
+/* dx = k1 * dy - k2 * (x - mean) - k3 over rows [r0, r1) of one channel
+ * block. dx may be dy. */
+PNI_HOT static void bn_dx_rows(int64_t c, int64_t cb, int64_t r0, int64_t r1, const float *x,
+                               const float *dy, const float *mean, const float *k1, const float *k2,
+                               const float *k3, float *dx) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float *xr = x + r * c, *gr = dy + r * c;
+    float *dr = dx + r * c;
+#pragma omp simd
+    for (int64_t j = 0; j < cb; j++) dr[j] = k1[j] * gr[j] - k2[j] * (xr[j] - mean[j]) - k3[j];
+  }
+}
+
+/* This thread's share [*r0, *r1) of the rows in an elementwise pass. */
+static void my_rows(int64_t rows, int64_t *r0, int64_t *r1) {
+  const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+  *r0 = rows * t / nt;
+  *r1 = rows * (t + 1) / nt;
+}
+
+/* Folds one chunk's two sums into the totals (the first chunk sets them). */
+static void fold(int first, int64_t cb, const double (*part)[PNI_BN_BLOCK],
+                 double (*total)[PNI_BN_BLOCK]) {
+  for (int64_t j = 0; j < cb; j++) {
+    total[0][j] = first ? part[0][j] : total[0][j] + part[0][j];
+    total[1][j] = first ? part[1][j] : total[1][j] + part[1][j];
+  }
+}
+
+void pni_bn_forward_train(int32_t threads, int64_t rows, int64_t c, const float *x,
+                          const float *gamma, const float *beta, float eps, float momentum,
+                          float *running_mean, float *running_var, float *y, float *save_mean,
+                          float *save_invstd) {
+  if (c <= 0) return;
+  if (rows <= 0) {
+    for (int64_t j = 0; j < c; j++) {
+      save_mean[j] = 0.0f;
+      save_invstd[j] = (float)(1.0 / sqrt((double)eps));
+    }
+    return;
+  }
+  const int64_t bw = block_width(c);
+  const double inv_rows = 1.0 / (double)rows, m = (double)momentum;
+  /* A single row carries no information about the spread: the running
+   * variance keeps its value instead of taking 0 * rows / (rows - 1). */
+  const double unbias = rows > 1 ? (double)rows / (double)(rows - 1) : 0.0;
+  double total[2][PNI_BN_BLOCK];
+
+#pragma omp parallel num_threads(team_size(threads, rows, c))
+  {
+    for (int64_t c0 = 0; c0 < c; c0 += bw) {
+      const int64_t cb = min64(bw, c - c0);
+      double part[2][PNI_BN_BLOCK];
+#pragma omp for ordered schedule(static, 1)
+      for (int k = 0; k < PNI_BN_CHUNKS; k++) {
+        stats_rows(c, cb, chunk_start(rows, k), chunk_start(rows, k + 1), x + c0, part[0], part[1]);
+#pragma omp ordered
+        fold(k == 0, cb, (const double(*)[PNI_BN_BLOCK])part, total);
+      }
+#pragma omp single
+      for (int64_t j = 0; j < cb; j++) {
+        /* The sums are of x - x[0][j]: shift the mean back. */
+        const double d = total[0][j] * inv_rows;
+        const double mean = (double)x[c0 + j] + d;
+        double var = total[1][j] * inv_rows - d * d;
+        if (var < 0.0) var = 0.0;
+        save_mean[c0 + j] = (float)mean;
+        save_invstd[c0 + j] = (float)(1.0 / sqrt(var + (double)eps));
+        running_mean[c0 + j] = (float)((1.0 - m) * (double)running_mean[c0 + j] + m * mean);
+        if (rows > 1) {
+          running_var[c0 + j] = (float)((1.0 - m) * (double)running_var[c0 + j] + m * var * unbias);
+        }
+      }
+    }
+    int64_t r0, r1;
+    my_rows(rows, &r0, &r1);
+    float scale[PNI_BN_BLOCK];
+    for (int64_t c0 = 0; c0 < c; c0 += bw) {
+      const int64_t cb = min64(bw, c - c0);
+      for (int64_t j = 0; j < cb; j++) scale[j] = gamma[c0 + j] * save_invstd[c0 + j];
+      affine_rows(c, cb, r0, r1, x + c0, save_mean + c0, scale, beta + c0, y + c0);
+    }
+  }
+}
+
+void pni_bn_forward_eval(int32_t threads, int64_t rows, int64_t c, const float *x,
+                         const float *gamma, const float *beta, const float *running_mean,
+                         const float *running_var, float eps, float *y) {
+  if (c <= 0 || rows <= 0) return;
+  const int64_t bw = block_width(c);
+  const int team = threads > 1 && rows * c >= PNI_BN_SERIAL ? (int)threads : 1;
+#pragma omp parallel num_threads(team)
+  {
+    int64_t r0, r1;
+    my_rows(rows, &r0, &r1);
+    float scale[PNI_BN_BLOCK];
+    for (int64_t c0 = 0; c0 < c; c0 += bw) {
+      const int64_t cb = min64(bw, c - c0);
+      for (int64_t j = 0; j < cb; j++) {
+        scale[j] = (float)((double)gamma[c0 + j] / sqrt((double)running_var[c0 + j] + (double)eps));
+      }
+      affine_rows(c, cb, r0, r1, x + c0, running_mean + c0, scale, beta + c0, y + c0);
+    }
+  }
+}
+
+/* With xhat = (x - mean) * invstd and y = gamma * xhat + beta:
+ *   dbeta = sum dy, dgamma = sum dy * xhat,
+ *   dx = gamma * invstd * (dy - dbeta / rows - xhat * dgamma / rows). */
+void pni_bn_backward(int32_t threads, int64_t rows, int64_t c, const float *x, const float *dy,
+                     const float *gamma, const float *save_mean, const float *save_invstd,
+                     float *dx, float *dgamma, float *dbeta) {
+  if (c <= 0) return;
+  if (rows <= 0) {
+    for (int64_t j = 0; j < c; j++) dgamma[j] = dbeta[j] = 0.0f;
+    return;
+  }
+  const int64_t bw = block_width(c);
+  const double inv_rows = 1.0 / (double)rows;
+  double total[2][PNI_BN_BLOCK];
+
+#pragma omp parallel num_threads(team_size(threads, rows, c))
+  {
+    for (int64_t c0 = 0; c0 < c; c0 += bw) {
+      const int64_t cb = min64(bw, c - c0);
+      double part[2][PNI_BN_BLOCK];
+#pragma omp for ordered schedule(static, 1)
+      for (int k = 0; k < PNI_BN_CHUNKS; k++) {
+        grad_sums_rows(c, cb, chunk_start(rows, k), chunk_start(rows, k + 1), x + c0, dy + c0,
+                       save_mean + c0, part[0], part[1]);
+#pragma omp ordered
+        fold(k == 0, cb, (const double(*)[PNI_BN_BLOCK])part, total);
+      }
+#pragma omp single
+      for (int64_t j = 0; j < cb; j++) {
+        dbeta[c0 + j] = (float)total[0][j];
+        dgamma[c0 + j] = (float)(total[1][j] * (double)save_invstd[c0 + j]);
+      }
+    }
+    /* The coefficients come back from the float dgamma/dbeta, since the
+     * double totals of the earlier blocks are gone; their rounding is far
+     * below the error the float dx carries anyway. */
+    int64_t r0, r1;
+    my_rows(rows, &r0, &r1);
+    float k1[PNI_BN_BLOCK], k2[PNI_BN_BLOCK], k3[PNI_BN_BLOCK];
+    for (int64_t c0 = 0; c0 < c; c0 += bw) {
+      const int64_t cb = min64(bw, c - c0);
+      for (int64_t j = 0; j < cb; j++) {
+        const double is = save_invstd[c0 + j], a = (double)gamma[c0 + j] * is;
+        k1[j] = (float)a;
+        k2[j] = (float)(a * is * (double)dgamma[c0 + j] * inv_rows);
+        k3[j] = (float)(a * (double)dbeta[c0 + j] * inv_rows);
+      }
+      bn_dx_rows(c, cb, r0, r1, x + c0, dy + c0, save_mean + c0, k1, k2, k3, dx + c0);
+    }
+  }
+}

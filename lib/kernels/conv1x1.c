@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* 1x1 convolution in NHWC: every pixel is a row, so the whole layer is one
+ * GEMM with M = N*H*W, large even at 7x7 resolution. */
+#include "kernels/conv.h"
+#include "kernels/gemm.h"
+
+void pni_conv1x1_forward(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
+                         const float *x, const float *w, float *y) {
+  pni_sgemm(threads, 0, 0, rows, cout, cin, 1.0f, x, cin, w, cout, 0.0f, y, cout);
+}
+
+void pni_conv1x1_backward_data(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
+                               const float *dy, const float *w, float *dx) {
+  /* w is stored [cin][cout]; read transposed it is the [cout][cin] factor. */
+  pni_sgemm(threads, 0, 1, rows, cin, cout, 1.0f, dy, cout, w, cout, 0.0f, dx, cin);
+}
+
+void pni_conv1x1_backward_weight(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
+                                 const float *x, const float *dy, float *dw, int accumulate) {
+  pni_sgemm(threads, 1, 0, cin, cout, rows, 1.0f, x, cin, dy, cout, accumulate ? 1.0f : 0.0f,
+            dw, cout);
+}

@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: MIT */
+/* Depthwise k x k convolution on NHWC tensors, computed directly. Channels
+ * are the contiguous innermost dimension and never interact, so every tap
+ * is an element-wise product of channel vectors: the kernels below work on
+ * eight channels at a time and keep the accumulators in registers.
+ *
+ * Forward and dx are both "gathers": every output pixel of a row is a sum
+ * over a fixed list of taps (source row, weights, source pixel), in the
+ * same order for every pixel and every thread count. dw is parallelised
+ * over channel groups, so each thread owns a disjoint slice of dw and sums
+ * it over the whole batch in a fixed order: no per-thread buffers, no
+ * reduction, and the result is the same for every thread count. */
+#include <omp.h>
+#include <string.h>
+
+#include "kernels/conv.h"
+
+enum {
+  KMAX = 7,            /* largest kernel; bounds the tap lists kept on the stack */
+  TAPS_MAX = KMAX * KMAX,
+  LANES = 8,           /* channels per vector */
+  JBLOCK = 4,          /* outputs sharing one weight load in the gather */
+  GROUP = 16,          /* dw channel slices start on 64-byte boundaries */
+};
+
+/* A GCC vector type rather than intrinsics: one AVX register in the avx2
+ * clone, two SSE registers in the default one, and vectorised at -O2 where
+ * the cost model would leave a plain loop scalar. Products and sums are
+ * rounded separately in the vector and scalar paths alike, so every channel
+ * gets the same bits whichever path computes it. */
+typedef float vec8 __attribute__((vector_size(LANES * sizeof(float))));
+
+#define LOAD(v, p) memcpy(&(v), (p), sizeof(vec8))
+#define STORE(p, v) memcpy((p), &(v), sizeof(vec8))
+
+/* Built for x86-64-v2 by default; the avx2 clone doubles the vector width
+ * and is picked at load time on machines that have it. */
+#define HOT __attribute__((target_clones("avx2", "default")))
+#define INLINE static inline __attribute__((always_inline))
+
+static int32_t team_size(int32_t threads) { return threads > 0 ? threads : 1; }
+
+/* --- gather: forward and dx ---------------------------------------------- */
+
+typedef struct tap {
+  const float *src; /* pixel 0 of the source row */
+  const float *w;   /* this tap's c weights */
+  int64_t off;      /* output j reads source pixel off + j * step ... */
+  int64_t lo, hi;   /* ... which is inside the row for j in [lo, hi) */
+} tap;
+
+/* One destination row: dst pixel j * dst_step = sum over taps, in order. */
+typedef struct gather {
+  tap taps[TAPS_MAX];
+  int64_t ntaps;
+  int64_t src_w, step;  /* source row width; source pixels per output */
+  int64_t nj, dst_step; /* outputs; their spacing in destination pixels */
+  int64_t c;
+  float *dst;
+} gather;
+
+static void gather_init(gather *g, int64_t src_w, int64_t step, int64_t nj, int64_t dst_step,
+                        int64_t c, float *dst) {
+  g->ntaps = 0;
+  g->src_w = src_w;
+  g->step = step;
+  g->nj = nj;
+  g->dst_step = dst_step;
+  g->c = c;
+  g->dst = dst;
+}
+
+/* Taps that no output reads (they only ever see padding) are dropped. */
+static void gather_add(gather *g, const float *src, const float *w, int64_t off) {
+  const int64_t lo = off >= 0 ? 0 : (g->step - 1 - off) / g->step;
+  int64_t hi = off >= g->src_w ? 0 : (g->src_w - 1 - off) / g->step + 1;
+  if (hi > g->nj) hi = g->nj;
+  if (lo >= hi) return;
+  g->taps[g->ntaps++] = (tap){src, w, off, lo, hi};
+}
+
+/* Outputs j .. j + JBLOCK - 1, all of whose taps are inside the row. */
+INLINE void gather_block(const gather *g, int64_t j) {
+  const int64_t c = g->c, cv = c - c % LANES, n = g->ntaps;
+  const int64_t sstride = g->step * c, dstride = g->dst_step * c;
+  const float *base[TAPS_MAX];
+  for (int64_t t = 0; t < n; t++) base[t] = g->taps[t].src + (g->taps[t].off + j * g->step) * c;
+  float *d = g->dst + j * dstride;
+  for (int64_t c0 = 0; c0 < cv; c0 += LANES) {
+    vec8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (int64_t t = 0; t < n; t++) {
+      const float *b = base[t] + c0;
+      vec8 wv, x0, x1, x2, x3;
+      LOAD(wv, g->taps[t].w + c0);
+      LOAD(x0, b);
+      LOAD(x1, b + sstride);
+      LOAD(x2, b + 2 * sstride);
+      LOAD(x3, b + 3 * sstride);
+      a0 += x0 * wv;
+      a1 += x1 * wv;
+      a2 += x2 * wv;
+      a3 += x3 * wv;
+    }
+    STORE(d + c0, a0);
+    STORE(d + dstride + c0, a1);
+    STORE(d + 2 * dstride + c0, a2);
+    STORE(d + 3 * dstride + c0, a3);
+  }
+  for (int64_t ci = cv; ci < c; ci++) {
+    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+    for (int64_t t = 0; t < n; t++) {
+      const float *b = base[t] + ci;
+      const float wv = g->taps[t].w[ci];
+      a0 += b[0] * wv;
+      a1 += b[sstride] * wv;
+      a2 += b[2 * sstride] * wv;
+      a3 += b[3 * sstride] * wv;
+    }
+    d[ci] = a0;
+    d[dstride + ci] = a1;
+    d[2 * dstride + ci] = a2;
+    d[3 * dstride + ci] = a3;
+  }
+}
+
+/* Outputs j .. j + m - 1 (3 <= m <= JBLOCK) where some taps fall outside
+ * the row for some outputs: the sums of gather_block, each tap applied only
+ * to the outputs it reaches (a mask fixed per tap before the channel loop),
+ * so padding is skipped rather than added as zeros. Offsets stay indices
+ * until a tap is known to be in range, so no pointer outside the row is
+ * ever formed. */
+INLINE void gather_block_edge(const gather *g, int64_t j, int64_t m) {
+  const int64_t c = g->c, cv = c - c % LANES, sstride = g->step * c, dstride = g->dst_step * c;
+  const float *src[TAPS_MAX], *wt[TAPS_MAX];
+  int64_t at[TAPS_MAX];
+  unsigned mask[TAPS_MAX];
+  int64_t n = 0;
+  for (int64_t t = 0; t < g->ntaps; t++) {
+    const tap *tp = &g->taps[t];
+    unsigned bits = 0;
+    for (int64_t u = 0; u < m; u++) bits |= (unsigned)(j + u >= tp->lo && j + u < tp->hi) << u;
+    if (bits == 0) continue;
+    src[n] = tp->src;
+    wt[n] = tp->w;
+    at[n] = (tp->off + j * g->step) * c;
+    mask[n++] = bits;
+  }
+  float *d = g->dst + j * dstride;
+  for (int64_t c0 = 0; c0 < cv; c0 += LANES) {
+    vec8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (int64_t t = 0; t < n; t++) {
+      const int64_t i = at[t] + c0;
+      vec8 wv, xv;
+      LOAD(wv, wt[t] + c0);
+      if (mask[t] & 1u) {
+        LOAD(xv, src[t] + i);
+        a0 += xv * wv;
+      }
+      if (mask[t] & 2u) {
+        LOAD(xv, src[t] + i + sstride);
+        a1 += xv * wv;
+      }
+      if (mask[t] & 4u) {
+        LOAD(xv, src[t] + i + 2 * sstride);
+        a2 += xv * wv;
+      }
+      if (mask[t] & 8u) {
+        LOAD(xv, src[t] + i + 3 * sstride);
+        a3 += xv * wv;
+      }
+    }
+    STORE(d + c0, a0);
+    if (m > 1) STORE(d + dstride + c0, a1);
+    if (m > 2) STORE(d + 2 * dstride + c0, a2);
+    if (m > 3) STORE(d + 3 * dstride + c0, a3);
+  }
+  for (int64_t ci = cv; ci < c; ci++) {
+    float a[JBLOCK] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int64_t t = 0; t < n; t++) {
+      const float wv = wt[t][ci];
+      for (int64_t u = 0; u < m; u++) {
+        if (mask[t] & (1u << u)) a[u] += src[t][at[t] + u * sstride + ci] * wv;
+      }
+    }
+    for (int64_t u = 0; u < m; u++) d[u * dstride + ci] = a[u];
+  }
+}
+
+/* Output j alone, where some taps may fall outside the row: the taps that
+ * reach it are summed straight into dst, one channel loop per tap. dst
+ * starts at zero and takes the products in tap order, so every channel
+ * gets the same bits as in the blocks. Used for the last one or two
+ * outputs of a row, where register sums over one or two outputs would
+ * wait on their own adds; here the channel loop carries no dependency from
+ * one vector to the next. */
+INLINE void gather_edge(const gather *g, int64_t j) {
+  const int64_t c = g->c, cv = c - c % LANES;
+  float *d = g->dst + j * g->dst_step * c;
+  memset(d, 0, sizeof(float) * (size_t)c);
+  for (int64_t t = 0; t < g->ntaps; t++) {
+    const tap *tp = &g->taps[t];
+    if (j < tp->lo || j >= tp->hi) continue;
+    const float *xs = tp->src + (tp->off + j * g->step) * c, *ws = tp->w;
+    for (int64_t c0 = 0; c0 < cv; c0 += LANES) {
+      vec8 acc, xv, wv;
+      LOAD(acc, d + c0);
+      LOAD(xv, xs + c0);
+      LOAD(wv, ws + c0);
+      acc += xv * wv;
+      STORE(d + c0, acc);
+    }
+    for (int64_t ci = cv; ci < c; ci++) d[ci] += xs[ci] * ws[ci];
+  }
+}
+
+HOT static void gather_row(const gather *g) {
+  /* [all_lo, all_hi): outputs that every tap reaches, so no bounds checks. */
+  int64_t all_lo = 0, all_hi = g->nj;
+  for (int64_t t = 0; t < g->ntaps; t++) {
+    if (g->taps[t].lo > all_lo) all_lo = g->taps[t].lo;
+    if (g->taps[t].hi < all_hi) all_hi = g->taps[t].hi;
+  }
+  for (int64_t j = 0; j < g->nj; j += JBLOCK) {
+    const int64_t m = g->nj - j < JBLOCK ? g->nj - j : JBLOCK;
+    if (m == JBLOCK && j >= all_lo && j + JBLOCK <= all_hi) {
+      gather_block(g, j);
+    } else if (m >= 3) {
+      gather_block_edge(g, j, m);
+    } else {
+      for (int64_t u = 0; u < m; u++) gather_edge(g, j + u);
+    }
+  }
+}
+
+/* Output row r = (n, oy): y[ox] = sum over in-range (ky, kx) of
+ * x[oy*s - pad + ky][ox*s - pad + kx] * w[ky][kx]. */
+static void forward_row(const pni_conv_shape *s, const float *x, const float *w, float *y,
+                        int64_t r) {
+  const int64_t n = r / s->out_h, oy = r % s->out_h, c = s->cout, k = s->k;
+  gather g;
+  gather_init(&g, s->w, s->stride, s->out_w, 1, c, y + r * s->out_w * c);
+  for (int64_t ky = 0; ky < k; ky++) {
+    const int64_t iy = oy * s->stride - s->pad + ky;
+    if (iy < 0 || iy >= s->h) continue;
+    const float *row = x + (n * s->h + iy) * s->w * c;
+    for (int64_t kx = 0; kx < k; kx++) gather_add(&g, row, w + (ky * k + kx) * c, kx - s->pad);
+  }
+  gather_row(&g);
+}
+
+/* Input row r = (n, iy) of dx. With stride s the input pixels
+ * ix = phase + s*j of one phase see the same taps, reading dy pixel
+ * (phase + pad - kx)/s + j, so each phase is one gather with step 1. */
+static void backward_data_row(const pni_conv_shape *s, const float *dy, const float *w,
+                              float *dx, int64_t r) {
+  const int64_t n = r / s->h, iy = r % s->h, c = s->cin, k = s->k, stride = s->stride;
+  for (int64_t phase = 0; phase < stride && phase < s->w; phase++) {
+    gather g;
+    gather_init(&g, s->out_w, 1, (s->w - phase + stride - 1) / stride, stride, c,
+                dx + (r * s->w + phase) * c);
+    for (int64_t ky = 0; ky < k; ky++) {
+      const int64_t ty = iy + s->pad - ky;
+      if (ty < 0 || ty % stride != 0 || ty / stride >= s->out_h) continue;
+      const float *row = dy + (n * s->out_h + ty / stride) * s->out_w * c;
+      for (int64_t kx = 0; kx < k; kx++) {
+        const int64_t tx = phase + s->pad - kx;
+        /* tx may be negative; % and / are exact whenever stride divides it. */
+        if (tx % stride != 0) continue;
+        gather_add(&g, row, w + (ky * k + kx) * c, tx / stride);
+      }
+    }
+    gather_row(&g);
+  }
+}
+
+/* --- dw ------------------------------------------------------------------ */
+
+/* One kernel row ky of output row oy, added into dw[ky][.][ca, cb).
+ * a_kx sums x[ix = ox*s - pad + kx] * dy[ox] over the row in registers
+ * (k is a constant once inlined, so the unused accumulators vanish); only
+ * the edge pixels, outside [in_lo, in_hi), test which taps are in range.
+ * With few taps the k sums alone would wait on each other's adds, so
+ * `wide` also runs the next eight channels (b_kx) in the same pass; every
+ * channel is summed in the same order either way. */
+#define DW_TAP_BODY(i)                                   \
+  {                                                      \
+    vec8 xv_;                                            \
+    LOAD(xv_, xrow + (ix0 + (i)) * c + c0);              \
+    a##i += xv_ * dv;                                    \
+    if (wide) {                                          \
+      LOAD(xv_, xrow + (ix0 + (i)) * c + c0 + LANES);    \
+      b##i += xv_ * dv2;                                 \
+    }                                                    \
+  }
+#define DW_TAP(i) \
+  if (k > (i) && r->lo[i] <= ox && ox < r->hi[i]) DW_TAP_BODY(i)
+#define DW_TAP_IN(i) \
+  if (k > (i)) DW_TAP_BODY(i)
+#define DW_FLUSH(i)                                      \
+  if (k > (i)) {                                         \
+    vec8 acc_;                                           \
+    float *p_ = r->dwrow + (i) * c + c0;                 \
+    LOAD(acc_, p_);                                      \
+    acc_ += a##i;                                        \
+    STORE(p_, acc_);                                     \
+    if (wide) {                                          \
+      LOAD(acc_, p_ + LANES);                            \
+      acc_ += b##i;                                      \
+      STORE(p_ + LANES, acc_);                           \
+    }                                                    \
+  }
+#define DW_TAPS(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6)
+#define DW_PIXEL(TAP)                                    \
+  {                                                      \
+    const int64_t ix0 = ox * stride - pad;               \
+    vec8 dv, dv2 = {0};                                  \
+    LOAD(dv, r->dyrow + ox * c + c0);                    \
+    if (wide) LOAD(dv2, r->dyrow + ox * c + c0 + LANES); \
+    DW_TAPS(TAP)                                         \
+  }
+
+/* The part of a weight-gradient row that does not depend on the channels. */
+typedef struct grad_row {
+  const float *xrow, *dyrow;
+  float *dwrow;
+  int64_t lo[KMAX], hi[KMAX]; /* ox range in which tap kx is inside the row */
+  int64_t in_lo, in_hi;       /* ox range in which all taps are */
+} grad_row;
+
+INLINE void weight_grad_vectors(const pni_conv_shape *s, const grad_row *r, int64_t k, int wide,
+                                int64_t c0) {
+  const int64_t c = s->cin, stride = s->stride, pad = s->pad, ow = s->out_w;
+  const float *xrow = r->xrow;
+  vec8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0};
+  vec8 b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0}, b4 = {0}, b5 = {0}, b6 = {0};
+  for (int64_t ox = 0; ox < r->in_lo; ox++) DW_PIXEL(DW_TAP)
+  for (int64_t ox = r->in_lo; ox < r->in_hi; ox++) DW_PIXEL(DW_TAP_IN)
+  for (int64_t ox = r->in_hi; ox < ow; ox++) DW_PIXEL(DW_TAP)
+  DW_TAPS(DW_FLUSH)
+}
+
+INLINE void weight_grad_kernel_row(const pni_conv_shape *s, int64_t k, const float *xrow,
+                                   const float *dyrow, int64_t ca, int64_t cb, float *dwrow) {
+  const int64_t c = s->cin, stride = s->stride, ow = s->out_w;
+  const int64_t cv = ca + (cb - ca) / LANES * LANES;
+  grad_row r = {.xrow = xrow, .dyrow = dyrow, .dwrow = dwrow, .in_lo = 0, .in_hi = ow};
+  for (int64_t kx = 0; kx < k; kx++) {
+    /* ox with 0 <= ox*stride - pad + kx < w */
+    const int64_t first = s->pad - kx, last = s->w - 1 + s->pad - kx;
+    int64_t lo = first > 0 ? (first + stride - 1) / stride : 0;
+    int64_t hi = last >= 0 ? last / stride + 1 : 0;
+    if (hi > ow) hi = ow;
+    if (lo > hi) lo = hi;
+    r.lo[kx] = lo;
+    r.hi[kx] = hi;
+    if (lo > r.in_lo) r.in_lo = lo;
+    if (hi < r.in_hi) r.in_hi = hi;
+  }
+  if (r.in_hi < r.in_lo) r.in_hi = r.in_lo;
+  int64_t c0 = ca;
+  if (k <= 5) {
+    for (; c0 + 2 * LANES <= cv; c0 += 2 * LANES) weight_grad_vectors(s, &r, k, 1, c0);
+  }
+  for (; c0 < cv; c0 += LANES) weight_grad_vectors(s, &r, k, 0, c0);
+  /* The last c % 8 channels, summed in the same order (ox ascending). */
+  for (int64_t ci = cv; ci < cb; ci++) {
+    for (int64_t kx = 0; kx < k; kx++) {
+      float a = 0.0f;
+      for (int64_t ox = r.lo[kx]; ox < r.hi[kx]; ox++) {
+        a += xrow[(ox * stride - s->pad + kx) * c + ci] * dyrow[ox * c + ci];
+      }
+      dwrow[kx * c + ci] += a;
+    }
+  }
+}
+
+HOT static void weight_grad_row(const pni_conv_shape *s, const float *image, const float *dyrow,
+                                int64_t oy, int64_t ca, int64_t cb, float *dw) {
+  const int64_t k = s->k;
+  for (int64_t ky = 0; ky < k; ky++) {
+    const int64_t iy = oy * s->stride - s->pad + ky;
+    if (iy < 0 || iy >= s->h) continue;
+    const float *xrow = image + iy * s->w * s->cin;
+    float *dwrow = dw + ky * k * s->cin;
+    /* Literal k lets the compiler drop the unused accumulators. */
+    switch (k) {
+      case 3: weight_grad_kernel_row(s, 3, xrow, dyrow, ca, cb, dwrow); break;
+      case 5: weight_grad_kernel_row(s, 5, xrow, dyrow, ca, cb, dwrow); break;
+      case 7: weight_grad_kernel_row(s, 7, xrow, dyrow, ca, cb, dwrow); break;
+      default: weight_grad_kernel_row(s, k, xrow, dyrow, ca, cb, dwrow); break;
+    }
+  }
+}
+
+/* dw[.][.][ca, cb) over the whole batch, rows in order. */
+static void weight_grad_slice(const pni_conv_shape *s, const float *x, const float *dy,
+                              int64_t ca, int64_t cb, float *dw) {
+  const int64_t c = s->cin;
+  for (int64_t t = 0; t < s->k * s->k; t++) {
+    memset(dw + t * c + ca, 0, sizeof(float) * (size_t)(cb - ca));
+  }
+  for (int64_t n = 0; n < s->n; n++) {
+    const float *image = x + n * s->h * s->w * c;
+    for (int64_t oy = 0; oy < s->out_h; oy++) {
+      weight_grad_row(s, image, dy + (n * s->out_h + oy) * s->out_w * c, oy, ca, cb, dw);
+    }
+  }
+}
+
+/* --- entry points -------------------------------------------------------- */
+
+void pni_dwconv_forward(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
+                        float *y) {
+  const int64_t rows = s->n * s->out_h;
+#pragma omp parallel for num_threads(team_size(threads)) schedule(static)
+  for (int64_t r = 0; r < rows; r++) forward_row(s, x, w, y, r);
+}
+
+void pni_dwconv_backward(const pni_conv_shape *s, int32_t threads, const float *x,
+                         const float *w, const float *dy, float *dx, float *dw) {
+  const int64_t c = s->cin, groups = (c + GROUP - 1) / GROUP;
+  if (dx != NULL) {
+    const int64_t rows = s->n * s->h;
+#pragma omp parallel for num_threads(team_size(threads)) schedule(static)
+    for (int64_t r = 0; r < rows; r++) backward_data_row(s, dy, w, dx, r);
+  }
+#pragma omp parallel num_threads(team_size(threads))
+  {
+    /* The team may be smaller than asked for; split by its real size. */
+    const int64_t team = omp_get_num_threads(), id = omp_get_thread_num();
+    const int64_t g0 = groups * id / team, g1 = groups * (id + 1) / team;
+    const int64_t ca = g0 * GROUP < c ? g0 * GROUP : c, cb = g1 * GROUP < c ? g1 * GROUP : c;
+    if (ca < cb) weight_grad_slice(s, x, dy, ca, cb, dw);
+  }
+}

@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: MIT */
+/* The convolution kernels (1x1, full k x k, depthwise) against a plain
+ * float64 reference: channel counts below, at and above the vector width,
+ * odd and tiny spatial sizes, stride 1 and 2, k = 3, 5, 7, batch 1 and 3,
+ * one and two threads. Outputs start as garbage so that "overwritten" is
+ * checked too, and repeated calls must give the same bits. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "core/rng.h"
+#include "kernels/conv.h"
+
+/* --- helpers ------------------------------------------------------------- */
+
+static float *new_floats(int64_t n) {
+  float *p = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+  ck_assert_ptr_nonnull(p);
+  return p;
+}
+
+static double *new_doubles(int64_t n) {
+  double *p = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
+  ck_assert_ptr_nonnull(p);
+  return p;
+}
+
+static void fill(float *x, int64_t n, pni_rng *r) {
+  for (int64_t i = 0; i < n; i++) x[i] = (float)(pni_rng_uniform(r) * 2.0 - 1.0);
+}
+
+/* A value no kernel produces from inputs in [-1, 1]: left behind, it fails. */
+static void poison(float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] = 1e30f;
+}
+
+/* |got - want| within float rounding of a sum whose terms have absolute
+ * sum `scale`. */
+static void expect_close(const char *what, const float *got, const double *want,
+                         const double *scale, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const double tol = 1e-5 * scale[i] + 1e-7;
+    /* Check marks every passing ck_assert with a write; only fail here. */
+    if (!(fabs((double)got[i] - want[i]) <= tol)) {
+      ck_abort_msg("%s[%ld]: %.9g vs %.9g (tol %g)", what, (long)i, (double)got[i], want[i], tol);
+    }
+  }
+}
+
+static void expect_same_bits(const char *what, const float *a, const float *b, int64_t n) {
+  ck_assert_msg(memcmp(a, b, sizeof(float) * (size_t)n) == 0, "%s differs between calls", what);
+}
+
+/* --- float64 references -------------------------------------------------- */
+
+/* Weight of tap (ky, kx) from input channel ci to output channel co:
+ * [k][k][cin][cout] for a full convolution, [k][k][c] (ci == co) for a
+ * depthwise one. */
+static int64_t widx(const pni_conv_shape *s, int depthwise, int64_t ky, int64_t kx, int64_t ci,
+                    int64_t co) {
+  return depthwise ? (ky * s->k + kx) * s->cin + ci : ((ky * s->k + kx) * s->cin + ci) * s->cout + co;
+}
+
+/* Calls f(ctx, x index, w index, y index) for every product of the
+ * convolution, in a plain loop order. */
+typedef void (*term_fn)(void *ctx, int64_t xi, int64_t wi, int64_t yi);
+
+static void for_each_term(const pni_conv_shape *s, int depthwise, term_fn f, void *ctx) {
+  for (int64_t n = 0; n < s->n; n++) {
+    for (int64_t oy = 0; oy < s->out_h; oy++) {
+      for (int64_t ox = 0; ox < s->out_w; ox++) {
+        for (int64_t ky = 0; ky < s->k; ky++) {
+          const int64_t iy = oy * s->stride - s->pad + ky;
+          if (iy < 0 || iy >= s->h) continue;
+          for (int64_t kx = 0; kx < s->k; kx++) {
+            const int64_t ix = ox * s->stride - s->pad + kx;
+            if (ix < 0 || ix >= s->w) continue;
+            for (int64_t co = 0; co < s->cout; co++) {
+              const int64_t yi = ((n * s->out_h + oy) * s->out_w + ox) * s->cout + co;
+              const int64_t c_lo = depthwise ? co : 0, c_hi = depthwise ? co + 1 : s->cin;
+              for (int64_t ci = c_lo; ci < c_hi; ci++) {
+                const int64_t xi = ((n * s->h + iy) * s->w + ix) * s->cin + ci;
+                f(ctx, xi, widx(s, depthwise, ky, kx, ci, co), yi);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+typedef struct ref_ctx {
+  const float *x, *w, *dy;
+  double *y, *y_abs, *dx, *dx_abs, *dw, *dw_abs;
+} ref_ctx;
+
+static void forward_term(void *p, int64_t xi, int64_t wi, int64_t yi) {
+  ref_ctx *c = p;
+  const double t = (double)c->x[xi] * c->w[wi];
+  c->y[yi] += t;
+  c->y_abs[yi] += fabs(t);
+}
+
+static void backward_term(void *p, int64_t xi, int64_t wi, int64_t yi) {
+  ref_ctx *c = p;
+  const double tx = (double)c->w[wi] * c->dy[yi], tw = (double)c->x[xi] * c->dy[yi];
+  c->dx[xi] += tx;
+  c->dx_abs[xi] += fabs(tx);
+  c->dw[wi] += tw;
+  c->dw_abs[wi] += fabs(tw);
+}
+
+/* --- one case of each kernel --------------------------------------------- */
+
+static int64_t x_count(const pni_conv_shape *s) { return s->n * s->h * s->w * s->cin; }
+static int64_t y_count(const pni_conv_shape *s) { return s->n * s->out_h * s->out_w * s->cout; }
+static int64_t w_count(const pni_conv_shape *s, int depthwise) {
+  return s->k * s->k * s->cin * (depthwise ? 1 : s->cout);
+}
+
+typedef enum { KIND_FULL, KIND_DW } conv_kind;
+
+typedef struct outputs {
+  float *y, *dx, *dw_no_dx, *dw;
+} outputs;
+
+/* Runs forward, backward with dx and backward without dx. */
+static void run_kernel(conv_kind kind, const pni_conv_shape *s, int32_t threads, const float *x,
+                       const float *w, const float *dy, float *col, outputs *o) {
+  const int depthwise = kind == KIND_DW;
+  poison(o->y, y_count(s));
+  poison(o->dx, x_count(s));
+  poison(o->dw, w_count(s, depthwise));
+  poison(o->dw_no_dx, w_count(s, depthwise));
+  if (kind == KIND_DW) {
+    pni_dwconv_forward(s, threads, x, w, o->y);
+    pni_dwconv_backward(s, threads, x, w, dy, o->dx, o->dw);
+    pni_dwconv_backward(s, threads, x, w, dy, NULL, o->dw_no_dx);
+  } else {
+    pni_conv_forward(s, threads, x, w, o->y, col);
+    pni_conv_backward(s, threads, x, w, dy, o->dx, o->dw, col);
+    pni_conv_backward(s, threads, x, w, dy, NULL, o->dw_no_dx, col);
+  }
+}
+
+static outputs new_outputs(const pni_conv_shape *s, int depthwise) {
+  return (outputs){new_floats(y_count(s)), new_floats(x_count(s)),
+                   new_floats(w_count(s, depthwise)), new_floats(w_count(s, depthwise))};
+}
+
+static void free_outputs(outputs *o) {
+  free(o->y);
+  free(o->dx);
+  free(o->dw_no_dx);
+  free(o->dw);
+}
+
+static void expect_same_outputs(const pni_conv_shape *s, int depthwise, const outputs *a,
+                                const outputs *b) {
+  expect_same_bits("y", a->y, b->y, y_count(s));
+  expect_same_bits("dx", a->dx, b->dx, x_count(s));
+  expect_same_bits("dw", a->dw, b->dw, w_count(s, depthwise));
+}
+
+static void check_conv(conv_kind kind, int64_t n, int64_t h, int64_t w, int64_t cin,
+                       int64_t cout, int64_t k, int64_t stride, int64_t pad) {
+  const int depthwise = kind == KIND_DW;
+  pni_conv_shape s;
+  ck_assert_int_eq(pni_conv_shape_init(&s, n, h, w, cin, cout, k, stride, pad), 1);
+  const int64_t nx = x_count(&s), ny = y_count(&s), nw = w_count(&s, depthwise);
+  pni_rng r;
+  pni_rng_seed(&r, (uint64_t)(((n * 31 + h) * 31 + w) * 31 + cin * 7 + cout * 5 + k * 3 + stride));
+  float *x = new_floats(nx), *wt = new_floats(nw), *dy = new_floats(ny);
+  fill(x, nx, &r);
+  fill(wt, nw, &r);
+  fill(dy, ny, &r);
+  float *col = depthwise ? NULL : new_floats((int64_t)pni_conv_workspace_floats(&s));
+
+  ref_ctx ref = {x, wt, dy, new_doubles(ny), new_doubles(ny), new_doubles(nx),
+                 new_doubles(nx), new_doubles(nw), new_doubles(nw)};
+  for_each_term(&s, depthwise, forward_term, &ref);
+  for_each_term(&s, depthwise, backward_term, &ref);
+
+  outputs first[2];
+  for (int32_t threads = 1; threads <= 2; threads++) {
+    outputs *o = &first[threads - 1];
+    *o = new_outputs(&s, depthwise);
+    run_kernel(kind, &s, threads, x, wt, dy, col, o);
+    expect_close("y", o->y, ref.y, ref.y_abs, ny);
+    expect_close("dx", o->dx, ref.dx, ref.dx_abs, nx);
+    expect_close("dw", o->dw, ref.dw, ref.dw_abs, nw);
+    expect_same_bits("dw without dx", o->dw, o->dw_no_dx, nw);
+    outputs again = new_outputs(&s, depthwise);
+    run_kernel(kind, &s, threads, x, wt, dy, col, &again);
+    expect_same_outputs(&s, depthwise, o, &again);
+    free_outputs(&again);
+  }
+  /* Stronger than the contract (same thread count, same bits): the
+   * depthwise kernels fix every sum's order independently of the threads. */
+  if (depthwise) expect_same_outputs(&s, depthwise, &first[0], &first[1]);
+  free_outputs(&first[0]);
+  free_outputs(&first[1]);
+  free(ref.y);
+  free(ref.y_abs);
+  free(ref.dx);
+  free(ref.dx_abs);
+  free(ref.dw);
+  free(ref.dw_abs);
+  free(x);
+  free(wt);
+  free(dy);
+  free(col);
+}
+
+/* --- shapes -------------------------------------------------------------- */
+
+static const int64_t channels[] = {1, 3, 7, 8, 9, 16, 17, 33};
+static const int64_t spatial[][2] = {{5, 7}, {1, 1}, {2, 2}, {12, 13}};
+#define COUNT(a) ((int64_t)(sizeof(a) / sizeof((a)[0])))
+
+START_TEST(shape_init_computes_and_rejects) {
+  pni_conv_shape s;
+  ck_assert_int_eq(pni_conv_shape_init(&s, 64, 28, 28, 1, 24, 3, 2, 1), 1);
+  ck_assert_int_eq(s.out_h, 14);
+  ck_assert_int_eq(s.out_w, 14);
+  ck_assert_int_eq(pni_conv_shape_init(&s, 3, 5, 7, 9, 9, 7, 2, 3), 1);
+  ck_assert_int_eq(s.out_h, 3);
+  ck_assert_int_eq(s.out_w, 4);
+  ck_assert_int_eq(s.n, 3);
+  ck_assert_int_eq(s.cin, 9);
+  ck_assert_int_eq(pni_conv_shape_init(&s, 1, 1, 1, 4, 4, 3, 1, 1), 1);
+  ck_assert_int_eq(s.out_h, 1);
+  const pni_conv_shape before = s;
+  const int64_t bad[][8] = {
+      {0, 5, 5, 1, 1, 3, 1, 1},  {1, 0, 5, 1, 1, 3, 1, 1},  {1, 5, 5, 0, 1, 3, 1, 1},
+      {1, 5, 5, 1, 0, 3, 1, 1},  {1, 5, 5, 1, 1, 0, 1, 1},  {1, 5, 5, 1, 1, 3, 0, 1},
+      {1, 5, 5, 1, 1, 3, 1, -1}, {1, 1, 5, 1, 1, 3, 1, 0},  {1, 5, 2, 1, 1, 5, 1, 1},
+      {-4, 5, 5, 1, 1, 3, 1, 1}, {1, 5, 5, 1, 1, 3, 1, INT64_MAX},
+      {INT64_MAX, INT64_MAX, 5, 1, 1, 3, 1, 1},
+      {1 << 30, 1 << 30, 1 << 30, 1 << 30, 1, 1, 1, 0},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    const int64_t *b = bad[i];
+    ck_assert_msg(pni_conv_shape_init(&s, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]) == 0,
+                  "bad shape %zu accepted", i);
+    ck_assert_msg(memcmp(&s, &before, sizeof s) == 0, "bad shape %zu changed the struct", i);
+  }
+}
+END_TEST
+
+START_TEST(workspace_covers_smaller_batches) {
+  pni_conv_shape big, small;
+  ck_assert_int_eq(pni_conv_shape_init(&big, 64, 28, 28, 3, 24, 3, 1, 1), 1);
+  ck_assert_int_eq(pni_conv_shape_init(&small, 5, 28, 28, 3, 24, 3, 1, 1), 1);
+  /* Small enough to be one chunk: one GEMM over the whole batch. */
+  ck_assert_uint_eq(pni_conv_workspace_floats(&big), (size_t)(64 * 28 * 28 * 27));
+  ck_assert_uint_le(pni_conv_workspace_floats(&small), pni_conv_workspace_floats(&big));
+  ck_assert_int_eq(pni_conv_shape_init(&big, 64, 224, 224, 3, 32, 3, 2, 1), 1);
+  ck_assert_uint_lt(pni_conv_workspace_floats(&big), (size_t)(64 * 112 * 112 * 27));
+  ck_assert_uint_ge(pni_conv_workspace_floats(&big), (size_t)(112 * 112 * 27));
+}
+END_TEST
+
+START_TEST(conv1x1_matches_reference) {
+  const int64_t rows_list[] = {1, 7, 3 * 5 * 7};
+  for (int64_t ri = 0; ri < COUNT(rows_list); ri++) {
+    for (int64_t a = 0; a < COUNT(channels); a++) {
+      for (int64_t b = 0; b < COUNT(channels); b += 3) {
+        const int64_t rows = rows_list[ri], cin = channels[a], cout = channels[b];
+        pni_conv_shape s;
+        ck_assert_int_eq(pni_conv_shape_init(&s, 1, rows, 1, cin, cout, 1, 1, 0), 1);
+        pni_rng r;
+        pni_rng_seed(&r, (uint64_t)(rows * 1000 + cin * 50 + cout));
+        float *x = new_floats(rows * cin), *w = new_floats(cin * cout);
+        float *dy = new_floats(rows * cout), *y = new_floats(rows * cout);
+        float *dx = new_floats(rows * cin), *dw = new_floats(cin * cout);
+        fill(x, rows * cin, &r);
+        fill(w, cin * cout, &r);
+        fill(dy, rows * cout, &r);
+        ref_ctx ref = {x, w, dy, new_doubles(rows * cout), new_doubles(rows * cout),
+                       new_doubles(rows * cin), new_doubles(rows * cin),
+                       new_doubles(cin * cout), new_doubles(cin * cout)};
+        for_each_term(&s, 0, forward_term, &ref);
+        for_each_term(&s, 0, backward_term, &ref);
+        for (int32_t threads = 1; threads <= 2; threads++) {
+          poison(y, rows * cout);
+          poison(dx, rows * cin);
+          poison(dw, cin * cout);
+          pni_conv1x1_forward(threads, rows, cin, cout, x, w, y);
+          pni_conv1x1_backward_data(threads, rows, cin, cout, dy, w, dx);
+          pni_conv1x1_backward_weight(threads, rows, cin, cout, x, dy, dw, 0);
+          expect_close("y", y, ref.y, ref.y_abs, rows * cout);
+          expect_close("dx", dx, ref.dx, ref.dx_abs, rows * cin);
+          expect_close("dw", dw, ref.dw, ref.dw_abs, cin * cout);
+          /* accumulate: dw + x^T dy again is twice the reference. */
+          pni_conv1x1_backward_weight(threads, rows, cin, cout, x, dy, dw, 1);
+          for (int64_t i = 0; i < cin * cout; i++) {
+            ref.dw[i] *= 2.0;
+            ref.dw_abs[i] *= 2.0;
+          }
+          expect_close("dw accumulated", dw, ref.dw, ref.dw_abs, cin * cout);
+          for (int64_t i = 0; i < cin * cout; i++) {
+            ref.dw[i] /= 2.0;
+            ref.dw_abs[i] /= 2.0;
+          }
+        }
+        free(ref.y);
+        free(ref.y_abs);
+        free(ref.dx);
+        free(ref.dx_abs);
+        free(ref.dw);
+        free(ref.dw_abs);
+        free(x);
+        free(w);
+        free(dy);
+        free(y);
+        free(dx);
+        free(dw);
+      }
+    }
+  }
+}
+END_TEST
+
+START_TEST(conv1x1_repeats_bitwise) {
+  const int64_t rows = 3 * 14 * 14, cin = 33, cout = 17;
+  pni_rng r;
+  pni_rng_seed(&r, 11);
+  float *x = new_floats(rows * cin), *w = new_floats(cin * cout), *dy = new_floats(rows * cout);
+  float *out[2][3];
+  fill(x, rows * cin, &r);
+  fill(w, cin * cout, &r);
+  fill(dy, rows * cout, &r);
+  for (int32_t threads = 1; threads <= 2; threads++) {
+    for (int rep = 0; rep < 2; rep++) {
+      out[rep][0] = new_floats(rows * cout);
+      out[rep][1] = new_floats(rows * cin);
+      out[rep][2] = new_floats(cin * cout);
+      pni_conv1x1_forward(threads, rows, cin, cout, x, w, out[rep][0]);
+      pni_conv1x1_backward_data(threads, rows, cin, cout, dy, w, out[rep][1]);
+      pni_conv1x1_backward_weight(threads, rows, cin, cout, x, dy, out[rep][2], 0);
+    }
+    expect_same_bits("y", out[0][0], out[1][0], rows * cout);
+    expect_same_bits("dx", out[0][1], out[1][1], rows * cin);
+    expect_same_bits("dw", out[0][2], out[1][2], cin * cout);
+    for (int rep = 0; rep < 2; rep++) {
+      for (int i = 0; i < 3; i++) free(out[rep][i]);
+    }
+  }
+  free(x);
+  free(w);
+  free(dy);
+}
+END_TEST
+
+START_TEST(stem_matches_reference) {
+  const int64_t cins[] = {1, 3}, couts[] = {1, 8, 17};
+  for (int64_t a = 0; a < COUNT(cins); a++) {
+    for (int64_t b = 0; b < COUNT(couts); b++) {
+      for (int64_t stride = 1; stride <= 2; stride++) {
+        check_conv(KIND_FULL, 3, 28, 28, cins[a], couts[b], 3, stride, 1);
+        check_conv(KIND_FULL, 1, 5, 7, cins[a], couts[b], 3, stride, 1);
+      }
+    }
+  }
+}
+END_TEST
+
+START_TEST(full_conv_odd_shapes) {
+  for (int64_t si = 0; si < COUNT(spatial); si++) {
+    for (int64_t k = 1; k <= 5; k += 2) {
+      for (int64_t stride = 1; stride <= 2; stride++) {
+        for (int64_t n = 1; n <= 3; n += 2) {
+          check_conv(KIND_FULL, n, spatial[si][0], spatial[si][1], 3, 9, k, stride, k / 2);
+        }
+      }
+    }
+  }
+  /* No padding, a padding wider than the kernel's reach, many channels. */
+  check_conv(KIND_FULL, 2, 6, 5, 4, 3, 3, 1, 0);
+  check_conv(KIND_FULL, 2, 6, 5, 4, 3, 3, 2, 0);
+  check_conv(KIND_FULL, 1, 4, 3, 2, 5, 3, 1, 3);
+  check_conv(KIND_FULL, 2, 5, 7, 33, 17, 3, 2, 1);
+}
+END_TEST
+
+START_TEST(full_conv_in_several_chunks) {
+  /* 64*64 pixels * 7*7*3 columns per image: the 16 MB column cap holds
+   * six images, so seven images take two chunks. */
+  pni_conv_shape s;
+  ck_assert_int_eq(pni_conv_shape_init(&s, 7, 64, 64, 3, 2, 7, 1, 3), 1);
+  ck_assert_uint_lt(pni_conv_workspace_floats(&s), (size_t)(7 * 64 * 64 * 147));
+  check_conv(KIND_FULL, 7, 64, 64, 3, 2, 7, 1, 3);
+}
+END_TEST
+
+/* One k per test so that each stays well within the time limit. */
+static void check_dwconv_k(int64_t k) {
+  for (int64_t ci = 0; ci < COUNT(channels); ci++) {
+    for (int64_t si = 0; si < COUNT(spatial); si++) {
+      for (int64_t stride = 1; stride <= 2; stride++) {
+        for (int64_t n = 1; n <= 3; n += 2) {
+          const int64_t c = channels[ci];
+          check_conv(KIND_DW, n, spatial[si][0], spatial[si][1], c, c, k, stride, k / 2);
+        }
+      }
+    }
+  }
+}
+
+START_TEST(dwconv_k3) { check_dwconv_k(3); }
+END_TEST
+
+START_TEST(dwconv_k5) { check_dwconv_k(5); }
+END_TEST
+
+START_TEST(dwconv_k7) { check_dwconv_k(7); }
+END_TEST
+
+START_TEST(dwconv_network_shapes) {
+  /* Shapes of the Fashion-MNIST space at a small batch: wide channel
+   * counts split across threads into 16-channel slices, 7x7 maps where
+   * k = 7 leaves almost no interior. */
+  check_conv(KIND_DW, 2, 14, 14, 144, 144, 3, 1, 1);
+  check_conv(KIND_DW, 2, 14, 14, 72, 72, 5, 2, 2);
+  check_conv(KIND_DW, 1, 7, 7, 120, 120, 7, 1, 3);
+  check_conv(KIND_DW, 1, 28, 28, 24, 24, 3, 2, 1);
+}
+END_TEST
+
+Suite *pnas_test_suite(void) {
+  Suite *s = suite_create("conv");
+  TCase *tc = tcase_create("conv");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, shape_init_computes_and_rejects);
+  tcase_add_test(tc, workspace_covers_smaller_batches);
+  tcase_add_test(tc, conv1x1_matches_reference);
+  tcase_add_test(tc, conv1x1_repeats_bitwise);
+  tcase_add_test(tc, stem_matches_reference);
+  tcase_add_test(tc, full_conv_odd_shapes);
+  tcase_add_test(tc, full_conv_in_several_chunks);
+  suite_add_tcase(s, tc);
+  TCase *dw = tcase_create("dwconv");
+  tcase_set_timeout(dw, 120);
+  tcase_add_test(dw, dwconv_k3);
+  tcase_add_test(dw, dwconv_k5);
+  tcase_add_test(dw, dwconv_k7);
+  tcase_add_test(dw, dwconv_network_shapes);
+  suite_add_tcase(s, dw);
+  return s;
+}
