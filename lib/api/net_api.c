@@ -266,6 +266,8 @@ PNAS_API pnas_status pnas_net_evaluate(pnas_net *net, pnas_dataset *dataset,
   if (normalization != NULL) {
     memcpy(mean, normalization->mean, sizeof mean);
     memcpy(std, normalization->std, sizeof std);
+    const pnas_status bad = pni_normalization_check(ctx, "pnas_net_evaluate: normalization.", mean, std);
+    if (bad != PNAS_OK) return bad;
   }
   int32_t *labels = pni_alloc(ctx, sizeof(int32_t) * (size_t)net->max_batch);
   if (labels == NULL) return PNAS_ERR_OUT_OF_MEMORY;

@@ -80,9 +80,12 @@ void pni_free(pnas_context *ctx, void *ptr) {
  * original pointer is stored just below the aligned address. */
 void *pni_aligned_alloc(pnas_context *ctx, size_t size) {
   if (size == 0) size = 1;
-  /* Round up so that vector loops may read whole cache lines at the end. */
-  if (size > SIZE_MAX - PNI_ALIGNMENT) return out_of_memory(ctx, SIZE_MAX);
-  size = (size + PNI_ALIGNMENT - 1) & ~(size_t)(PNI_ALIGNMENT - 1);
+  /* Round up so that vector loops may read whole cache lines at the end,
+   * and add a tail: BLIS 0.9's small-matrix path reads up to a few dozen
+   * floats past the end of its operands (flame/blis#635), and every GEMM
+   * operand in libpnas is a buffer from here. */
+  if (size > SIZE_MAX - PNI_ALIGNMENT - PNI_ALIGNED_TAIL) return out_of_memory(ctx, SIZE_MAX);
+  size = (size + PNI_ALIGNED_TAIL + PNI_ALIGNMENT - 1) & ~(size_t)(PNI_ALIGNMENT - 1);
   if (ctx->allocator.aligned_alloc != NULL) {
     void *ptr = ctx->allocator.aligned_alloc(ctx->allocator.user, PNI_ALIGNMENT, size);
     return ptr != NULL ? ptr : out_of_memory(ctx, size);

@@ -11,6 +11,9 @@
  * also enough for any vector load the kernels use. */
 #define PNI_ALIGNMENT 64
 
+/* Readable bytes past the end of every aligned block (see pni_aligned_alloc). */
+#define PNI_ALIGNED_TAIL 256
+
 /* Each returns NULL on failure (overflow included) and records
  * PNAS_ERR_OUT_OF_MEMORY with the size as the context's last error. */
 void *pni_alloc(pnas_context *ctx, size_t size);

@@ -4,10 +4,11 @@
  * pixel and one column per (ky, kx, ci), so with weights stored
  * [k][k][cin][cout] the forward is col * w, dw is col^T * dy and the
  * columns of dx are dy * w^T. */
+#include "kernels/conv.h"
+
 #include <stdint.h>
 #include <string.h>
 
-#include "kernels/conv.h"
 #include "kernels/gemm.h"
 
 /* The column matrix is built for a few whole images at a time, at most
@@ -39,6 +40,7 @@ int pni_conv_shape_init(pni_conv_shape *s, int64_t n, int64_t h, int64_t w, int6
   if (pad < 0 || pad > DIM_MAX || h + 2 * pad < k || w + 2 * pad < k) return 0;
   const int64_t out_h = (h + 2 * pad - k) / stride + 1;
   const int64_t out_w = (w + 2 * pad - k) / stride + 1;
+  /* In this order: once the second check passes, out_h * out_w fits. */
   if (!product_fits(n, h, w, cin) || !product_fits(n, out_h, out_w, cout) ||
       !product_fits(k, k, cin, cout) || !product_fits(out_h * out_w, k, k, cin)) {
     return 0;
@@ -47,9 +49,18 @@ int pni_conv_shape_init(pni_conv_shape *s, int64_t n, int64_t h, int64_t w, int6
   return 1;
 }
 
-static int32_t team_size(int32_t threads) { return threads > 0 ? threads : 1; }
+/* Below this many floats moved, im2col and col2im run on the calling
+ * thread: waking a team would cost more than it saves. Their results do
+ * not depend on the team size. */
+#define PARALLEL_MIN_FLOATS ((int64_t)1 << 16)
 
-static int64_t col_width(const pni_conv_shape *s) { return s->k * s->k * s->cin; }
+static int32_t team_size(int32_t threads, int64_t floats) {
+  return threads > 1 && floats >= PARALLEL_MIN_FLOATS ? threads : 1;
+}
+
+static int64_t col_width(const pni_conv_shape *s) {
+  return s->k * s->k * s->cin;
+}
 
 static int64_t col_floats_per_image(const pni_conv_shape *s) {
   return s->out_h * s->out_w * col_width(s);
@@ -72,7 +83,8 @@ static void im2col(const pni_conv_shape *s, int32_t threads, const float *x, int
                    float *col) {
   const int64_t k = s->k, cin = s->cin, kc = k * cin, width = k * kc;
   const int64_t out_rows = images * s->out_h;
-#pragma omp parallel for num_threads(team_size(threads)) schedule(static)
+  const int32_t team = team_size(threads, out_rows * s->out_w * width);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
   for (int64_t r = 0; r < out_rows; r++) {
     const int64_t n = r / s->out_h, oy = r % s->out_h;
     for (int64_t ox = 0; ox < s->out_w; ox++) {
@@ -106,7 +118,8 @@ static void col2im(const pni_conv_shape *s, int32_t threads, const float *dcol, 
                    float *dx) {
   const int64_t k = s->k, cin = s->cin, stride = s->stride, width = col_width(s);
   const int64_t in_rows = images * s->h;
-#pragma omp parallel for num_threads(team_size(threads)) schedule(static)
+  const int32_t team = team_size(threads, images * s->out_h * s->out_w * width);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
   for (int64_t r = 0; r < in_rows; r++) {
     const int64_t n = r / s->h, iy = r % s->h;
     for (int64_t ix = 0; ix < s->w; ix++) {

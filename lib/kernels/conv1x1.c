@@ -4,8 +4,8 @@
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
 
-void pni_conv1x1_forward(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
-                         const float *x, const float *w, float *y) {
+void pni_conv1x1_forward(int32_t threads, int64_t rows, int64_t cin, int64_t cout, const float *x,
+                         const float *w, float *y) {
   pni_sgemm(threads, 0, 0, rows, cout, cin, 1.0f, x, cin, w, cout, 0.0f, y, cout);
 }
 
@@ -17,6 +17,6 @@ void pni_conv1x1_backward_data(int32_t threads, int64_t rows, int64_t cin, int64
 
 void pni_conv1x1_backward_weight(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
                                  const float *x, const float *dy, float *dw, int accumulate) {
-  pni_sgemm(threads, 1, 0, cin, cout, rows, 1.0f, x, cin, dy, cout, accumulate ? 1.0f : 0.0f,
-            dw, cout);
+  pni_sgemm(threads, 1, 0, cin, cout, rows, 1.0f, x, cin, dy, cout, accumulate ? 1.0f : 0.0f, dw,
+            cout);
 }

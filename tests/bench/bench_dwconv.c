@@ -69,8 +69,7 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc && count < 8; i++) thread_counts[count++] = (int32_t)atoi(argv[i]);
   }
   const int64_t maps[][2] = {{14, 144}, {7, 480}};
-  printf("dwconv, batch %d; GFLOP/s count 2 flops per multiply-add, backward = dx + dw\n",
-         BATCH);
+  printf("dwconv, batch %d; GFLOP/s count 2 flops per multiply-add, backward = dx + dw\n", BATCH);
   printf("threads   map    c  k stride    fwd ms  GFLOP/s   bwd ms  GFLOP/s  fwd+bwd\n");
   for (int t = 0; t < count; t++) {
     for (int m = 0; m < 2; m++) {

@@ -290,6 +290,11 @@ START_TEST(evaluate_a_dataset) {
   pnas_step_stats again = {sizeof again, 0, 0, 0};
   ck_assert_int_eq(pnas_net_evaluate(net, ds, NULL, &again), PNAS_OK);
   ck_assert(again.loss == stats.loss);
+  pnas_batcher_options norm;
+  pnas_batcher_options_init(&norm);
+  norm.std[0] = 0.0f;
+  ck_assert_int_eq(pnas_net_evaluate(net, ds, &norm, &stats), PNAS_ERR_INVALID_ARGUMENT);
+  ck_assert_ptr_nonnull(strstr(pnas_context_last_error(ctx), "normalization.std[0] is 0"));
   pnas_dataset *wrong = NULL;
   ck_assert_int_eq(pnas_dataset_create_from_memory(ctx, images, labels, 15, HW, HW * 2, 1,
                                                    CLASSES, &wrong),
