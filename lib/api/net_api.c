@@ -200,13 +200,13 @@ PNAS_API pnas_status pnas_net_train_step(pnas_net *net, const float *images,
   if (status != PNAS_OK) return status;
   /* Running BN statistics move during the forward; keep them so that a
    * rejected step leaves the network exactly as it was. */
-  memcpy(net->stats_backup, net->stats, sizeof(float) * (size_t)net->stats_count);
+  memcpy(net->stats_backup, net->arena.stats, sizeof(float) * (size_t)net->stats_count);
   pni_net_forward(net, images, batch, 1);
   int64_t correct = 0;
   const double loss = pni_softmax_xent(net->ctx->threads, batch, net->classes, net->logits,
                                        labels, net->sgd.label_smoothing, net->dlogits, &correct);
   if (!isfinite(loss)) {
-    memcpy(net->stats, net->stats_backup, sizeof(float) * (size_t)net->stats_count);
+    memcpy(net->arena.stats, net->stats_backup, sizeof(float) * (size_t)net->stats_count);
     return pni_fail(net->ctx, PNAS_ERR_NUMERIC,
                     "pnas_net_train_step: the loss is not finite (%g); no update was made "
                     "(is the learning rate too high?)",

@@ -7,44 +7,8 @@
 #include <stdint.h>
 
 #include "core/context.h"
-#include "kernels/conv.h"
 #include "nn/arch.h"
-
-typedef enum pni_unit_kind {
-  PNI_UNIT_FULL, /* k x k convolution (the stem) */
-  PNI_UNIT_PW,   /* 1x1 convolution */
-  PNI_UNIT_DW    /* depthwise k x k */
-} pni_unit_kind;
-
-/* A convolution followed by batch norm and, optionally, ReLU6: the unit
- * every layer of a MobileNetV2-style net is made of. Offsets index the
- * net's arenas, so that parameters, gradients and momenta of the whole net
- * are each one contiguous array (one SGD loop, one save). */
-typedef struct pni_unit {
-  pni_unit_kind kind;
-  int relu;
-  pni_conv_shape shape; /* n = max_batch; the batch is passed per call */
-  int64_t weight, gamma, beta; /* offsets into params/grads/momenta */
-  int64_t stats;               /* running mean at stats, running var at stats + c */
-  int64_t saved;               /* batch mean at saved, 1/std at saved + c */
-  const float *x;              /* input of the last forward */
-  float *z;                    /* convolution output (BN input) */
-  float *a;                    /* BN (+ ReLU6) output */
-} pni_unit;
-
-typedef struct pni_net_block {
-  int32_t units;   /* 0 for an identity block */
-  int32_t residual;
-  pni_unit unit[3];
-  const float *x;  /* input of the last forward */
-  const float *y;  /* output of the last forward */
-} pni_net_block;
-
-/* A stretch of the parameter arena that SGD treats alike. */
-typedef struct pni_param_segment {
-  int64_t offset, size;
-  int bn_or_bias; /* BN scale/shift or a bias: exempt from decay when no_decay_on_bn */
-} pni_param_segment;
+#include "nn/unit.h"
 
 struct pnas_net {
   uint32_t tag; /* PNI_TAG_NET */
@@ -56,7 +20,7 @@ struct pnas_net {
   int32_t max_batch;
 
   int64_t param_count, stats_count, saved_count;
-  float *params, *grads, *momenta, *stats, *saved;
+  pni_arena arena; /* params, grads, momenta, stats, saved, col */
   float *stats_backup; /* running statistics before the last training forward */
   pni_param_segment *segments;
   int32_t segment_count;
@@ -73,7 +37,6 @@ struct pnas_net {
   float *pooled, *dropped, *logits, *dlogits, *input;
   uint8_t *mask;
   float *grad_buf[3]; /* ping-pong activation gradients, and the residual copy */
-  float *col;         /* im2col workspace of the stem */
   int64_t activation_floats; /* size of each grad_buf */
   int64_t steps;
 };

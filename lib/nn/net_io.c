@@ -56,9 +56,9 @@ pnas_status pni_net_save(const pnas_net *net, const char *path) {
   }
   put_u64(&b, (uint64_t)net->param_count);
   put_u64(&b, (uint64_t)net->stats_count);
-  put(&b, net->params, sizeof(float) * (size_t)net->param_count);
-  put(&b, net->stats, sizeof(float) * (size_t)net->stats_count);
-  put(&b, net->momenta, sizeof(float) * (size_t)net->param_count);
+  put(&b, net->arena.params, sizeof(float) * (size_t)net->param_count);
+  put(&b, net->arena.stats, sizeof(float) * (size_t)net->stats_count);
+  put(&b, net->arena.momenta, sizeof(float) * (size_t)net->param_count);
   put_f32(&b, net->sgd.lr);
   put_f32(&b, net->sgd.momentum);
   put_f32(&b, net->sgd.weight_decay);
@@ -197,9 +197,9 @@ pnas_status pni_net_load(pnas_context *ctx, const char *path, const pnas_net_opt
                       (long long)net->param_count, (long long)net->stats_count);
     goto done;
   }
-  get(&r, net->params, sizeof(float) * (size_t)params);
-  get(&r, net->stats, sizeof(float) * (size_t)stats);
-  get(&r, net->momenta, sizeof(float) * (size_t)params);
+  get(&r, net->arena.params, sizeof(float) * (size_t)params);
+  get(&r, net->arena.stats, sizeof(float) * (size_t)stats);
+  get(&r, net->arena.momenta, sizeof(float) * (size_t)params);
   net->sgd.lr = get_f32(&r);
   net->sgd.momentum = get_f32(&r);
   net->sgd.weight_decay = get_f32(&r);

@@ -62,7 +62,7 @@ static pnas_net *make_net(pnas_context *ctx, int32_t hw, int32_t cin, int32_t st
   pni_rng r;
   pni_rng_seed(&r, 17);
   for (int64_t i = 0; i < net->param_count; i++) {
-    net->params[i] += (float)(0.05 * (pni_rng_uniform(&r) - 0.5));
+    net->arena.params[i] += (float)(0.05 * (pni_rng_uniform(&r) - 0.5));
   }
   return net;
 }
@@ -121,12 +121,12 @@ static void check_net(pnas_net *net, int32_t batch, int samples) {
   loss_of(net, x, batch, r);
   pni_net_backward(net, r, batch, dx);
   float *grads = malloc(sizeof(float) * (size_t)net->param_count);
-  memcpy(grads, net->grads, sizeof(float) * (size_t)net->param_count);
+  memcpy(grads, net->arena.grads, sizeof(float) * (size_t)net->param_count);
 
   int bad = 0, kinks = 0, checked = 0;
   for (int s = 0; s < samples; s++) {
     const int64_t i = s == 0 ? 0 : (int64_t)pni_rng_below(&rng, (uint64_t)net->param_count);
-    const int verdict = compare(net, &net->params[i], grads[i], x, batch, r);
+    const int verdict = compare(net, &net->arena.params[i], grads[i], x, batch, r);
     bad += verdict == 1;
     kinks += verdict == 2;
     checked++;

@@ -137,14 +137,14 @@ static void run_fixture(const char *name, int32_t hw, int32_t cin, int32_t stem,
   char key[64];
   for (int i = 0; i < n; i++) {
     snprintf(key, sizeof key, "unit%d.weight", i);
-    copy_in(net->params + units[i]->weight, get(fx, key));
+    copy_in(net->arena.params + units[i]->weight, get(fx, key));
     snprintf(key, sizeof key, "unit%d.gamma", i);
-    copy_in(net->params + units[i]->gamma, get(fx, key));
+    copy_in(net->arena.params + units[i]->gamma, get(fx, key));
     snprintf(key, sizeof key, "unit%d.beta", i);
-    copy_in(net->params + units[i]->beta, get(fx, key));
+    copy_in(net->arena.params + units[i]->beta, get(fx, key));
   }
-  copy_in(net->params + net->fc_weight, get(fx, "fc.weight"));
-  copy_in(net->params + net->fc_bias, get(fx, "fc.bias"));
+  copy_in(net->arena.params + net->fc_weight, get(fx, "fc.weight"));
+  copy_in(net->arena.params + net->fc_bias, get(fx, "fc.bias"));
 
   const tensor *x = get(fx, "input"), *lab = get(fx, "labels");
   int32_t labels[64];
@@ -161,18 +161,18 @@ static void run_fixture(const char *name, int32_t hw, int32_t cin, int32_t stem,
   for (int i = 0; i < n; i++) {
     const int64_t c = units[i]->shape.cout;
     snprintf(key, sizeof key, "unit%d.dweight", i);
-    expect_close(key, net->grads + units[i]->weight, get(fx, key));
+    expect_close(key, net->arena.grads + units[i]->weight, get(fx, key));
     snprintf(key, sizeof key, "unit%d.dgamma", i);
-    expect_close(key, net->grads + units[i]->gamma, get(fx, key));
+    expect_close(key, net->arena.grads + units[i]->gamma, get(fx, key));
     snprintf(key, sizeof key, "unit%d.dbeta", i);
-    expect_close(key, net->grads + units[i]->beta, get(fx, key));
+    expect_close(key, net->arena.grads + units[i]->beta, get(fx, key));
     snprintf(key, sizeof key, "unit%d.running_mean", i);
-    expect_close(key, net->stats + units[i]->stats, get(fx, key));
+    expect_close(key, net->arena.stats + units[i]->stats, get(fx, key));
     snprintf(key, sizeof key, "unit%d.running_var", i);
-    expect_close(key, net->stats + units[i]->stats + c, get(fx, key));
+    expect_close(key, net->arena.stats + units[i]->stats + c, get(fx, key));
   }
-  expect_close("fc.dweight", net->grads + net->fc_weight, get(fx, "fc.dweight"));
-  expect_close("fc.dbias", net->grads + net->fc_bias, get(fx, "fc.dbias"));
+  expect_close("fc.dweight", net->arena.grads + net->fc_weight, get(fx, "fc.dweight"));
+  expect_close("fc.dbias", net->arena.grads + net->fc_bias, get(fx, "fc.dbias"));
   free(dinput);
   pni_net_destroy(net);
   pnas_context_destroy(ctx);

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+#include "nn/unit.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "kernels/elementwise.h"
+#include "kernels/norm.h"
+
+int64_t pni_plan_params(pni_planner *p, int64_t size, int bn_or_bias) {
+  const int64_t offset = p->params;
+  p->params += size;
+  pni_param_segment *last = p->segment_count > 0 && p->segments != NULL
+                                ? &p->segments[p->segment_count - 1]
+                                : NULL;
+  /* Adjacent tensors of the same kind share one segment. */
+  if (last != NULL && last->bn_or_bias == bn_or_bias && last->offset + last->size == offset) {
+    last->size += size;
+  } else {
+    if (p->segments != NULL) {
+      p->segments[p->segment_count] = (pni_param_segment){offset, size, bn_or_bias};
+    }
+    p->segment_count++;
+  }
+  return offset;
+}
+
+void pni_unit_plan(pni_planner *p, pni_unit *u, pni_unit_kind kind, int relu, int64_t n,
+                   int64_t h, int64_t w, int64_t cin, int64_t cout, int64_t k, int64_t stride) {
+  memset(u, 0, sizeof *u);
+  u->kind = kind;
+  u->relu = relu;
+  pni_conv_shape_init(&u->shape, n, h, w, cin, cout, k, stride, k / 2);
+  const int64_t weights = kind == PNI_UNIT_DW ? k * k * cout : k * k * cin * cout;
+  u->weight = pni_plan_params(p, weights, 0);
+  u->gamma = pni_plan_params(p, cout, 1);
+  u->beta = pni_plan_params(p, cout, 1);
+  u->stats = p->stats;
+  p->stats += 2 * cout;
+  u->saved = p->saved;
+  p->saved += 2 * cout;
+  const int64_t out = n * u->shape.out_h * u->shape.out_w * cout;
+  if (out > p->activation_floats) p->activation_floats = out;
+  if (n * h * w * cin > p->activation_floats) p->activation_floats = n * h * w * cin;
+}
+
+void pni_block_plan(pni_planner *p, pni_net_block *nb, const pni_block *b, int64_t n) {
+  memset(nb, 0, sizeof *nb);
+  if (b->kind == PNAS_BLOCK_IDENTITY) return;
+  nb->residual = b->residual;
+  int32_t u = 0;
+  if (b->expand != 1) {
+    pni_unit_plan(p, &nb->unit[u++], PNI_UNIT_PW, 1, n, b->in_height, b->in_width,
+                  b->in_channels, b->mid_channels, 1, 1);
+  }
+  pni_unit_plan(p, &nb->unit[u++], PNI_UNIT_DW, 1, n, b->in_height, b->in_width,
+                b->mid_channels, b->mid_channels, b->kernel, b->stride);
+  pni_unit_plan(p, &nb->unit[u++], PNI_UNIT_PW, 0, n, b->out_height, b->out_width,
+                b->mid_channels, b->out_channels, 1, 1);
+  nb->units = u;
+}
+
+float *pni_alloc_floats(pnas_context *ctx, int64_t count) {
+  int overflow = 0;
+  const size_t bytes = pni_mul_size((size_t)(count > 0 ? count : 1), sizeof(float), &overflow);
+  if (overflow) {
+    pni_fail(ctx, PNAS_ERR_OUT_OF_MEMORY, "out of memory: %lld floats do not fit in memory",
+             (long long)count);
+    return NULL;
+  }
+  return pni_aligned_alloc(ctx, bytes);
+}
+
+int pni_unit_alloc(pnas_context *ctx, pni_unit *u) {
+  const int64_t out = pni_unit_out_floats(u, (int32_t)u->shape.n);
+  u->z = pni_alloc_floats(ctx, out);
+  u->a = pni_alloc_floats(ctx, out);
+  return u->z != NULL && u->a != NULL;
+}
+
+void pni_unit_free(pnas_context *ctx, pni_unit *u) {
+  pni_aligned_free(ctx, u->z);
+  pni_aligned_free(ctx, u->a);
+  u->z = u->a = NULL;
+}
+
+void pni_unit_init(const pni_arena *arena, const pni_unit *u, pni_rng *rng) {
+  const pni_conv_shape *s = &u->shape;
+  const int64_t count =
+      u->kind == PNI_UNIT_DW ? s->k * s->k * s->cout : s->k * s->k * s->cin * s->cout;
+  const double std = sqrt(2.0 / (double)(s->k * s->k * s->cout));
+  float *w = arena->params + u->weight;
+  for (int64_t i = 0; i < count; i++) w[i] = (float)(pni_rng_normal(rng) * std);
+  for (int64_t c = 0; c < s->cout; c++) {
+    arena->params[u->gamma + c] = 1.0f;
+    arena->params[u->beta + c] = 0.0f;
+    arena->stats[u->stats + c] = 0.0f;
+    arena->stats[u->stats + s->cout + c] = 1.0f;
+  }
+}
+
+int64_t pni_unit_out_floats(const pni_unit *u, int32_t batch) {
+  return (int64_t)batch * u->shape.out_h * u->shape.out_w * u->shape.cout;
+}
+
+static pni_conv_shape batch_shape(const pni_unit *u, int32_t batch) {
+  pni_conv_shape s = u->shape;
+  s.n = batch;
+  return s;
+}
+
+void pni_unit_forward(const pni_arena *arena, pni_unit *u, const float *x, int32_t batch,
+                      int training) {
+  const int32_t threads = arena->ctx->threads;
+  const pni_conv_shape s = batch_shape(u, batch);
+  const float *w = arena->params + u->weight;
+  u->x = x;
+  switch (u->kind) {
+    case PNI_UNIT_FULL: pni_conv_forward(&s, threads, x, w, u->z, arena->col); break;
+    case PNI_UNIT_PW:
+      pni_conv1x1_forward(threads, s.n * s.h * s.w, s.cin, s.cout, x, w, u->z);
+      break;
+    case PNI_UNIT_DW: pni_dwconv_forward(&s, threads, x, w, u->z); break;
+  }
+  const int64_t rows = s.n * s.out_h * s.out_w, c = s.cout;
+  const float *gamma = arena->params + u->gamma, *beta = arena->params + u->beta;
+  float *running_mean = arena->stats + u->stats, *running_var = running_mean + c;
+  if (training) {
+    pni_bn_forward_train(threads, rows, c, u->z, gamma, beta, arena->bn_eps, arena->bn_momentum,
+                         running_mean, running_var, u->a, arena->saved + u->saved,
+                         arena->saved + u->saved + c);
+  } else {
+    pni_bn_forward_eval(threads, rows, c, u->z, gamma, beta, running_mean, running_var,
+                        arena->bn_eps, u->a);
+  }
+  if (u->relu) pni_relu6_forward(threads, rows * c, u->a, u->a);
+}
+
+void pni_unit_backward(const pni_arena *arena, pni_unit *u, int32_t batch, float *da, float *dx) {
+  const int32_t threads = arena->ctx->threads;
+  const pni_conv_shape s = batch_shape(u, batch);
+  const int64_t rows = s.n * s.out_h * s.out_w, c = s.cout;
+  if (u->relu) pni_relu6_backward(threads, rows * c, u->a, da, da);
+  pni_bn_backward(threads, rows, c, u->z, da, arena->params + u->gamma, arena->saved + u->saved,
+                  arena->saved + u->saved + c, da, arena->grads + u->gamma,
+                  arena->grads + u->beta);
+  const float *w = arena->params + u->weight;
+  float *dw = arena->grads + u->weight;
+  switch (u->kind) {
+    case PNI_UNIT_FULL: pni_conv_backward(&s, threads, u->x, w, da, dx, dw, arena->col); break;
+    case PNI_UNIT_PW: {
+      const int64_t in_rows = s.n * s.h * s.w;
+      pni_conv1x1_backward_weight(threads, in_rows, s.cin, s.cout, u->x, da, dw, 0);
+      if (dx != NULL) pni_conv1x1_backward_data(threads, in_rows, s.cin, s.cout, da, w, dx);
+      break;
+    }
+    case PNI_UNIT_DW: pni_dwconv_backward(&s, threads, u->x, w, da, dx, dw); break;
+  }
+}
+
+const float *pni_block_forward(const pni_arena *arena, pni_net_block *nb, const float *x,
+                               int32_t batch, int training) {
+  nb->x = x;
+  const float *cur = x;
+  for (int32_t u = 0; u < nb->units; u++) {
+    pni_unit_forward(arena, &nb->unit[u], cur, batch, training);
+    cur = nb->unit[u].a;
+  }
+  if (nb->residual && nb->units > 0) {
+    float *y = nb->unit[nb->units - 1].a;
+    pni_add(arena->ctx->threads, pni_unit_out_floats(&nb->unit[nb->units - 1], batch), y, x, y);
+  }
+  nb->y = cur;
+  return cur;
+}
+
+void pni_block_backward(const pni_arena *arena, pni_net_block *nb, int32_t batch, float **cur,
+                        float **next, float *residual_copy, int dx_wanted) {
+  if (nb->units == 0) return;
+  const int64_t out_floats = pni_unit_out_floats(&nb->unit[nb->units - 1], batch);
+  if (nb->residual) memcpy(residual_copy, *cur, sizeof(float) * (size_t)out_floats);
+  for (int32_t u = nb->units - 1; u >= 0; u--) {
+    pni_unit_backward(arena, &nb->unit[u], batch, *cur, u == 0 && !dx_wanted ? NULL : *next);
+    float *t = *cur;
+    *cur = *next;
+    *next = t;
+  }
+  if (nb->residual && dx_wanted) {
+    pni_add(arena->ctx->threads, out_floats, *cur, residual_copy, *cur);
+  }
+}
+
+/* PyTorch's SGD: g = grad + wd * w; m = momentum * m + g; with Nesterov the
+ * step uses g + momentum * m, else m; w -= lr * step. A zero-initialised
+ * momentum gives the same first step as PyTorch's clone-on-first-use. */
+void pni_sgd_segments(const pni_arena *arena, const pni_param_segment *segments, int32_t count,
+                      const pnas_sgd_options *sgd) {
+  const float lr = sgd->lr, mu = sgd->momentum;
+  const int nesterov = sgd->nesterov;
+  for (int32_t s = 0; s < count; s++) {
+    const pni_param_segment *seg = &segments[s];
+    const float wd = seg->bn_or_bias && sgd->no_decay_on_bn ? 0.0f : sgd->weight_decay;
+    float *w = arena->params + seg->offset, *m = arena->momenta + seg->offset;
+    const float *g = arena->grads + seg->offset;
+    const int64_t size = seg->size;
+#pragma omp parallel for num_threads(arena->ctx->threads) schedule(static) if (size > 65536)
+    for (int64_t i = 0; i < size; i++) {
+      const float gi = g[i] + wd * w[i];
+      const float mi = mu * m[i] + gi;
+      m[i] = mi;
+      w[i] -= lr * (nesterov ? gi + mu * mi : mi);
+    }
+  }
+}

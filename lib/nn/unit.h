@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* The building blocks shared by fixed networks and the supernet: the unit
+ * (convolution + BN + optional ReLU6), the MBConv block made of units, the
+ * planner that lays parameters out in one arena, and the arena itself.
+ * Private. */
+#ifndef PNI_NN_UNIT_H
+#define PNI_NN_UNIT_H
+
+#include <stdint.h>
+
+#include "core/context.h"
+#include "core/rng.h"
+#include "kernels/conv.h"
+#include "nn/arch.h"
+
+typedef enum pni_unit_kind {
+  PNI_UNIT_FULL, /* k x k convolution (the stem) */
+  PNI_UNIT_PW,   /* 1x1 convolution */
+  PNI_UNIT_DW    /* depthwise k x k */
+} pni_unit_kind;
+
+/* A convolution followed by batch norm and, optionally, ReLU6. Offsets index
+ * the owner's arenas, so that parameters, gradients and momenta are each one
+ * contiguous array (one SGD loop, one save, one all-reduce for a host). */
+typedef struct pni_unit {
+  pni_unit_kind kind;
+  int relu;
+  pni_conv_shape shape;        /* n = max_batch; the batch is passed per call */
+  int64_t weight, gamma, beta; /* offsets into params/grads/momenta */
+  int64_t stats;               /* running mean at stats, running var at stats + c */
+  int64_t saved;               /* batch mean at saved, 1/std at saved + c */
+  const float *x;              /* input of the last forward */
+  float *z;                    /* convolution output (BN input) */
+  float *a;                    /* BN (+ ReLU6) output */
+} pni_unit;
+
+/* An MBConv block as units (none for an identity block). */
+typedef struct pni_net_block {
+  int32_t units;
+  int32_t residual;
+  pni_unit unit[3];
+  const float *x; /* input of the last forward */
+  const float *y; /* output of the last forward */
+} pni_net_block;
+
+/* A stretch of the parameter arena that SGD treats alike. */
+typedef struct pni_param_segment {
+  int64_t offset, size;
+  int bn_or_bias; /* BN scale/shift or a bias: exempt from decay when no_decay_on_bn */
+} pni_param_segment;
+
+/* Lays out parameters, statistics and saved BN values. With segments NULL
+ * it only counts (run it twice: count, allocate, place). */
+typedef struct pni_planner {
+  int64_t params, stats, saved;
+  int64_t activation_floats; /* largest activation of any unit, in or out */
+  pni_param_segment *segments;
+  int32_t segment_count;
+} pni_planner;
+
+/* Where a unit's numbers live, and the settings its kernels need. */
+typedef struct pni_arena {
+  pnas_context *ctx;
+  float *params, *grads, *momenta, *stats, *saved;
+  float *col; /* im2col workspace of full convolutions */
+  float bn_eps, bn_momentum;
+} pni_arena;
+
+int64_t pni_plan_params(pni_planner *p, int64_t size, int bn_or_bias);
+void pni_unit_plan(pni_planner *p, pni_unit *u, pni_unit_kind kind, int relu, int64_t n,
+                   int64_t h, int64_t w, int64_t cin, int64_t cout, int64_t k, int64_t stride);
+/* Units of an MBConv block (nothing for identity). */
+void pni_block_plan(pni_planner *p, pni_net_block *nb, const pni_block *b, int64_t n);
+
+float *pni_alloc_floats(pnas_context *ctx, int64_t count);
+/* Gives the unit its own z and a buffers (n = shape.n). */
+int pni_unit_alloc(pnas_context *ctx, pni_unit *u);
+void pni_unit_free(pnas_context *ctx, pni_unit *u);
+/* Official initialisation: weights N(0, sqrt(2/(k*k*C_out))), BN 1 and 0,
+ * running mean 0 and variance 1. */
+void pni_unit_init(const pni_arena *arena, const pni_unit *u, pni_rng *rng);
+
+int64_t pni_unit_out_floats(const pni_unit *u, int32_t batch);
+void pni_unit_forward(const pni_arena *arena, pni_unit *u, const float *x, int32_t batch,
+                      int training);
+/* da is consumed (used as scratch); dx may be NULL for the first layer.
+ * Gradients of the unit's parameters are overwritten. */
+void pni_unit_backward(const pni_arena *arena, pni_unit *u, int32_t batch, float *da, float *dx);
+
+/* Block forward: returns the output (the input itself for identity; the
+ * last unit's buffer, residual added in place, otherwise). */
+const float *pni_block_forward(const pni_arena *arena, pni_net_block *nb, const float *x,
+                               int32_t batch, int training);
+/* Block backward from *cur (the output gradient); on return *cur holds the
+ * input gradient and *next is free scratch. residual_copy has room for the
+ * output gradient. When dx_wanted is 0 the first unit skips dx. */
+void pni_block_backward(const pni_arena *arena, pni_net_block *nb, int32_t batch, float **cur,
+                        float **next, float *residual_copy, int dx_wanted);
+
+/* SGD (PyTorch's, Nesterov optional) over segments of an arena. */
+void pni_sgd_segments(const pni_arena *arena, const pni_param_segment *segments, int32_t count,
+                      const pnas_sgd_options *sgd);
+
+#endif /* PNI_NN_UNIT_H */
