@@ -985,6 +985,185 @@ PNAS_API float pnas_lr_cosine(float lr0, int64_t t, int64_t total);
 /** @} */
 
 /* ------------------------------------------------------------------------ */
+/** @name Search spaces
+ * A search space is the layout of a supernet: input, stem, a fixed first
+ * block, stages of layers whose op is searched (each layer a list of
+ * candidate ops), head and classifier. Load it from YAML (docs/formats.md),
+ * take the paper's ImageNet space, or build it with the calls below.
+ *
+ * Thread safety: a space is immutable once built, except by the add calls.
+ * @{ */
+
+/** @brief A search space (opaque). */
+typedef struct pnas_space pnas_space;
+
+/** @brief What a candidate op is. Values are frozen. */
+typedef enum pnas_op_kind {
+  /** MBConv with a kernel size and an expansion ratio. */
+  PNAS_OP_MBCONV = 0,
+  /** The zero op: the layer becomes the identity (only on residual layers). */
+  PNAS_OP_ZERO = 1
+} pnas_op_kind;
+
+/** @brief One candidate op. */
+typedef struct pnas_op_spec {
+  /** ::PNAS_OP_MBCONV or ::PNAS_OP_ZERO. */
+  pnas_op_kind kind;
+  /** Depthwise kernel size (3, 5 or 7); ignored for zero. */
+  int32_t kernel;
+  /** Expansion ratio (at least 1); ignored for zero. */
+  int32_t expand;
+} pnas_op_spec;
+
+/** @brief The fixed parts of a space, and its totals. */
+typedef struct pnas_space_info {
+  /** sizeof(pnas_space_info); set by init. */
+  size_t struct_size;
+  int32_t input_height;   /**< Input image height. */
+  int32_t input_width;    /**< Input image width. */
+  int32_t input_channels; /**< Input image channels. */
+  int32_t classes;        /**< Number of classes. */
+  int32_t stem_channels;  /**< Stem convolution output channels. */
+  int32_t stem_kernel;    /**< Stem kernel size. */
+  int32_t stem_stride;    /**< Stem stride. */
+  /** Output channels of the fixed first block MBConv(3, 1) (0: no such block). */
+  int32_t first_block_channels;
+  /** Head 1x1 convolution output channels (0: no head conv). */
+  int32_t head_channels;
+  /** Dropout before the classifier, in [0, 1). */
+  float dropout;
+  /** Number of stages (computed). */
+  int32_t stages;
+  /** Number of searched layers (mixed ops) over all stages (computed). */
+  int32_t layers;
+} pnas_space_info;
+
+/**
+ * @brief Fills @p info with the paper's ImageNet defaults (224x224x3, 1000
+ *        classes, stem 3x3 stride 2 to 32, first block 16, head 1280, dropout 0).
+ * @param info The struct to fill (out).
+ * @param struct_size sizeof the caller's struct.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_space_info_init_sized(pnas_space_info *info, size_t struct_size);
+
+/**
+ * @brief Fills @p info with the defaults and this header's struct size.
+ * @param info The struct to fill (out).
+ * @return As pnas_space_info_init_sized().
+ */
+static inline pnas_status pnas_space_info_init(pnas_space_info *info) {
+  return pnas_space_info_init_sized(info, sizeof(pnas_space_info));
+}
+
+/**
+ * @brief Creates a space with the given fixed parts and no stages yet.
+ * @param context The context.
+ * @param info Fixed parts; computed members are ignored.
+ * @param out_space Receives the space (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT (naming the member) or
+ *         ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_space_create(pnas_context *context, const pnas_space_info *info,
+                                       pnas_space **out_space);
+
+/**
+ * @brief Creates the paper's ImageNet space: stages of width 24, 40, 80, 96,
+ *        192, 320 with 4, 4, 4, 4, 4, 1 layers and strides 2, 2, 2, 1, 2, 1;
+ *        candidates MBConv {3, 5, 7} x {3, 6}, plus zero on layers with a
+ *        residual (21 mixed ops, 15 with zero).
+ * @param context The context.
+ * @param out_space Receives the space (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_space_create_default(pnas_context *context, pnas_space **out_space);
+
+/**
+ * @brief Appends a stage of @p depth layers, each with the same candidates.
+ *
+ * The first layer has stride @p stride (and no residual); the others have
+ * stride 1 and a residual. A ::PNAS_OP_ZERO in @p ops is used only on the
+ * layers with a residual (it is dropped from the first layer) when
+ * @p zero_on_first is 0; set it to 1 to make zero on a non-residual first
+ * layer an error instead (strict specs).
+ * @param space The space.
+ * @param width Output channels of every layer, at least 1.
+ * @param depth Number of layers, at least 1.
+ * @param stride Stride of the first layer: 1 or 2.
+ * @param ops Candidate ops, @p op_count of them (at least 1 besides zero).
+ * @param op_count Number of entries in @p ops.
+ * @param zero_on_first 0: drop zero from the first layer; 1: it is an error there.
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT (naming the stage and layer)
+ *         or ::PNAS_ERR_OUT_OF_MEMORY. The space is unchanged on failure.
+ */
+PNAS_API pnas_status pnas_space_add_stage(pnas_space *space, int32_t width, int32_t depth,
+                                          int32_t stride, const pnas_op_spec *ops,
+                                          int32_t op_count, int32_t zero_on_first);
+
+/**
+ * @brief Loads a space from a YAML file (schema in docs/formats.md).
+ * @param context The context.
+ * @param path File name.
+ * @param out_space Receives the space (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_IO, ::PNAS_ERR_PARSE (file, line, key),
+ *         ::PNAS_ERR_INVALID_ARGUMENT (a bad spec, naming stage and layer) or
+ *         ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_space_load_yaml(pnas_context *context, const char *path,
+                                          pnas_space **out_space);
+
+/**
+ * @brief Parses a space from YAML text in memory.
+ * @param context The context.
+ * @param text The document (need not be NUL-terminated).
+ * @param size Its length in bytes.
+ * @param out_space Receives the space (out).
+ * @return As pnas_space_load_yaml(), without ::PNAS_ERR_IO.
+ */
+PNAS_API pnas_status pnas_space_parse_yaml(pnas_context *context, const char *text, size_t size,
+                                           pnas_space **out_space);
+
+/**
+ * @brief Saves a space as YAML, atomically.
+ * @param space The space.
+ * @param path File name.
+ * @return ::PNAS_OK, ::PNAS_ERR_IO or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_space_save_yaml(const pnas_space *space, const char *path);
+
+/**
+ * @brief The fixed parts and totals of a space.
+ * @param space The space.
+ * @param out_info Filled up to its struct_size, which the caller sets (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_space_get_info(const pnas_space *space, pnas_space_info *out_info);
+
+/**
+ * @brief One searched layer: its shape as a block (kind MBConv, kernel and
+ *        expand 0) and its candidates.
+ * @param space The space.
+ * @param layer 0 <= layer < layers.
+ * @param out_block Shape of the layer (in/out channels and sizes, stride,
+ *        residual), filled up to its struct_size (out).
+ * @param out_ops Receives up to @p ops_capacity candidates (out); may be NULL.
+ * @param ops_capacity Room in @p out_ops.
+ * @param out_op_count Receives the number of candidates (out); may be NULL.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_space_get_layer(const pnas_space *space, int32_t layer,
+                                          pnas_block_info *out_block, pnas_op_spec *out_ops,
+                                          int32_t ops_capacity, int32_t *out_op_count);
+
+/**
+ * @brief Destroys a space. NULL is a no-op.
+ * @param space The space, or NULL.
+ */
+PNAS_API void pnas_space_destroy(pnas_space *space);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
 /** @name Latency models
  * What an architecture costs on the target device, in milliseconds, for the
  * latency term of the search loss and for reporting. A model is loaded from
@@ -1033,11 +1212,593 @@ PNAS_API pnas_status pnas_latency_model_load_table(pnas_context *context, const 
 PNAS_API pnas_status pnas_latency_model_arch_latency(pnas_latency_model *model,
                                                      const pnas_arch *arch, double *out_ms);
 
+/** @brief Which part of a network a latency query prices. Values are frozen. */
+typedef enum pnas_latency_part {
+  /** The stem convolution (key `Conv-...`). */
+  PNAS_LATENCY_STEM = 0,
+  /** An MBConv block or candidate op (key `expanded_conv-...`). */
+  PNAS_LATENCY_BLOCK = 1,
+  /** The head 1x1 convolution (key `Conv_1-...`). */
+  PNAS_LATENCY_HEAD = 2,
+  /** Pool and classifier (key `Logits-...`). */
+  PNAS_LATENCY_LOGITS = 3
+} pnas_latency_part;
+
+/** @brief What a host latency callback is asked to price. */
+typedef struct pnas_latency_query {
+  /** sizeof(pnas_latency_query). */
+  size_t struct_size;
+  /** The part of the network. */
+  pnas_latency_part part;
+  /** Its shape: for a block, the block; for the stem and head, a block-like
+   * description (in/out channels and sizes, kernel, stride, expand 1); for
+   * the classifier, in_channels (features) and out_channels (classes). */
+  pnas_block_info block;
+  /** The part's key in the official table format, NUL-terminated, valid
+   * during the call. */
+  const char *key;
+} pnas_latency_query;
+
+/**
+ * @brief A host latency function: writes the cost of @p query in ms.
+ * @param user The pointer given to pnas_latency_model_create_callback().
+ * @param query What to price.
+ * @param out_ms Receives the latency (out), finite and >= 0.
+ * @return 0 on success; any other value makes the library call fail with
+ *         ::PNAS_ERR_NOT_FOUND naming the query's key.
+ */
+typedef int (*pnas_latency_fn)(void *user, const pnas_latency_query *query, double *out_ms);
+
+/**
+ * @brief A latency model that asks the host.
+ * @param context The context.
+ * @param fn The callback; called from the thread that uses the model.
+ * @param user Passed to @p fn.
+ * @param out_model Receives the model (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_latency_model_create_callback(pnas_context *context, pnas_latency_fn fn,
+                                                        void *user,
+                                                        pnas_latency_model **out_model);
+
+/**
+ * @brief A latency model proportional to multiply-accumulates:
+ *        latency = @p ms_per_mmac * MACs / 1e6 for every part.
+ * @param context The context.
+ * @param ms_per_mmac Milliseconds per million MACs, finite and > 0.
+ * @param out_model Receives the model (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_latency_model_create_macs(pnas_context *context, double ms_per_mmac,
+                                                    pnas_latency_model **out_model);
+
+/** @brief Options of the on-host latency profiler. */
+typedef struct pnas_profile_options {
+  /** sizeof(pnas_profile_options); set by init. */
+  size_t struct_size;
+  /** Batch size timed. Default 1. */
+  int32_t batch;
+  /** Untimed runs before measuring. Default 5. */
+  int32_t warmup;
+  /** Timed runs; the median is kept. Default 21. */
+  int32_t repeats;
+} pnas_profile_options;
+
+/**
+ * @brief Fills @p options with the defaults.
+ * @param options The struct to fill (out).
+ * @param struct_size sizeof the caller's struct.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_profile_options_init_sized(pnas_profile_options *options,
+                                                     size_t struct_size);
+
+/**
+ * @brief Fills @p options with the defaults and this header's struct size.
+ * @param options The struct to fill (out).
+ * @return As pnas_profile_options_init_sized().
+ */
+static inline pnas_status pnas_profile_options_init(pnas_profile_options *options) {
+  return pnas_profile_options_init_sized(options, sizeof(pnas_profile_options));
+}
+
+/**
+ * @brief Measures a latency table on this machine: every candidate op of
+ *        every layer of @p space, and the stem, first block, head and
+ *        classifier, each timed in evaluation mode with the context's
+ *        threads (warm-up runs, then the median of the repeats).
+ * @param context The context.
+ * @param space The space to price.
+ * @param options Options, or NULL for the defaults.
+ * @param out_model Receives a table model holding the measurements (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_latency_model_profile(pnas_context *context, const pnas_space *space,
+                                                const pnas_profile_options *options,
+                                                pnas_latency_model **out_model);
+
+/**
+ * @brief Writes a table model (loaded or profiled) in the official YAML
+ *        format, atomically.
+ * @param model A table model.
+ * @param path File name.
+ * @return ::PNAS_OK, ::PNAS_ERR_IO, ::PNAS_ERR_INVALID_ARGUMENT or
+ *         ::PNAS_ERR_UNSUPPORTED (not a table model).
+ */
+PNAS_API pnas_status pnas_latency_model_save_table(const pnas_latency_model *model,
+                                                   const char *path);
+
+/**
+ * @brief The latency of one block (an MBConv candidate; identity costs 0).
+ * @param model The latency model.
+ * @param block The block; kind, in/out channels, kernel, expand, stride and
+ *        input size are used (the rest is computed).
+ * @param out_ms Receives the latency in ms (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_NOT_FOUND.
+ */
+PNAS_API pnas_status pnas_latency_model_block_latency(pnas_latency_model *model,
+                                                      const pnas_block_info *block,
+                                                      double *out_ms);
+
 /**
  * @brief Destroys a latency model. NULL is a no-op.
  * @param model The model, or NULL.
  */
 PNAS_API void pnas_latency_model_destroy(pnas_latency_model *model);
+
+/** @} */
+
+/* ------------------------------------------------------------------------ */
+/** @name Supernet and search
+ * The supernet holds every candidate op of every searched layer of a space,
+ * with architecture logits alpha per layer. The host drives the search:
+ * weight steps (one sampled path per layer, SGD on that path only), arch
+ * steps (gate gradients + latency term, Adam on alpha), pruning and
+ * derivation. See docs/search.md and ALGORITHM.md.
+ *
+ * Layers are numbered 0 .. layers-1 over all stages; candidate j of a layer
+ * is the j-th op of pnas_space_get_layer().
+ *
+ * Thread safety: a supernet is used by one thread at a time.
+ * @{ */
+
+/** @brief A supernet (opaque). */
+typedef struct pnas_supernet pnas_supernet;
+
+/** @brief How an arch step samples and differentiates. Values are frozen. */
+typedef enum pnas_arch_mode {
+  /** Two candidates per layer sampled without replacement; memory of two paths. */
+  PNAS_ARCH_MODE_TWO = 0,
+  /** One active path kept; every other candidate re-run on the saved input
+   * for its gate gradient (the official default); memory of one path. */
+  PNAS_ARCH_MODE_FULL_V2 = 1
+} pnas_arch_mode;
+
+/** @brief The latency term of the arch loss. Values are frozen. */
+typedef enum pnas_loss_form {
+  /** No latency term: loss = CE. */
+  PNAS_LOSS_NONE = 0,
+  /** loss = CE + lambda * (E[LAT] - T) / T. */
+  PNAS_LOSS_ADD = 1,
+  /** loss = a * CE * (ln E[LAT] / ln T)^beta (FBNet's form). */
+  PNAS_LOSS_MUL_LOG = 2,
+  /** loss = CE + lambda * |E[LAT] / T - 1| (TuNAS's absolute reward). */
+  PNAS_LOSS_ABS = 3
+} pnas_loss_form;
+
+/** @brief Options for pnas_supernet_create(). */
+typedef struct pnas_supernet_options {
+  /** sizeof(pnas_supernet_options); set by init. */
+  size_t struct_size;
+  /** Largest batch; buffers are sized for it once. Default 64. */
+  int32_t max_batch;
+  /** BN momentum. Default 0.1. */
+  float bn_momentum;
+  /** BN epsilon. Default 1e-3. */
+  float bn_eps;
+  /** Standard deviation of the initial alpha, N(0, std). Default 1e-3. */
+  float alpha_init_std;
+} pnas_supernet_options;
+
+/**
+ * @brief Fills @p options with the defaults.
+ * @param options The struct to fill (out).
+ * @param struct_size sizeof the caller's struct.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_supernet_options_init_sized(pnas_supernet_options *options,
+                                                      size_t struct_size);
+
+/**
+ * @brief Fills @p options with the defaults and this header's struct size.
+ * @param options The struct to fill (out).
+ * @return As pnas_supernet_options_init_sized().
+ */
+static inline pnas_status pnas_supernet_options_init(pnas_supernet_options *options) {
+  return pnas_supernet_options_init_sized(options, sizeof(pnas_supernet_options));
+}
+
+/** @brief Options of the architecture optimisation. */
+typedef struct pnas_search_options {
+  /** sizeof(pnas_search_options); set by init. */
+  size_t struct_size;
+  /** Gradient arch step mode. Default ::PNAS_ARCH_MODE_FULL_V2. */
+  pnas_arch_mode arch_mode;
+  /** Adam learning rate on alpha. Default 1e-3. */
+  float arch_lr;
+  /** Adam beta1. Default 0. */
+  float arch_beta1;
+  /** Adam beta2. Default 0.999. */
+  float arch_beta2;
+  /** Adam epsilon. Default 1e-8. */
+  float arch_eps;
+  /** Latency term. Default ::PNAS_LOSS_NONE (set a latency model first for the others). */
+  pnas_loss_form loss_form;
+  /** Target latency T in ms (> 0 for every form but none). Default 0. */
+  float target_ms;
+  /** lambda of the add and abs forms. Default 0.1. */
+  float lambda;
+  /** a of the mul-log form. Default 0.2. */
+  float mul_log_a;
+  /** beta of the mul-log form. Default 0.3. */
+  float mul_log_beta;
+  /** Non-zero (default): a layer whose active op is zero gets no alpha update
+   * on that step, as in the official code. */
+  int32_t skip_zero_active;
+  /** REINFORCE: architectures sampled per step. Default 10. */
+  int32_t rl_samples;
+  /** REINFORCE: exponent w of the reward acc * (T / LAT)^w. Default 0.1. */
+  float rl_exponent;
+  /** REINFORCE: baseline EMA decay, b = decay * b + (1 - decay) * mean R. Default 0.99. */
+  float rl_baseline_decay;
+  /** Pruning: probability threshold (0, the default, disables pruning). */
+  float prune_threshold;
+  /** Pruning: consecutive arch steps below the threshold before a candidate
+   * may be pruned. Default 100. */
+  int32_t prune_patience;
+} pnas_search_options;
+
+/**
+ * @brief Fills @p options with the defaults.
+ * @param options The struct to fill (out).
+ * @param struct_size sizeof the caller's struct.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_search_options_init_sized(pnas_search_options *options,
+                                                    size_t struct_size);
+
+/**
+ * @brief Fills @p options with the defaults and this header's struct size.
+ * @param options The struct to fill (out).
+ * @return As pnas_search_options_init_sized().
+ */
+static inline pnas_status pnas_search_options_init(pnas_search_options *options) {
+  return pnas_search_options_init_sized(options, sizeof(pnas_search_options));
+}
+
+/** @brief Result of a supernet step. */
+typedef struct pnas_search_stats {
+  /** sizeof(pnas_search_stats); the caller sets it. */
+  size_t struct_size;
+  /** The optimised loss (with the latency term for arch steps). */
+  double loss;
+  /** Cross-entropy part of the loss. */
+  double ce_loss;
+  /** Top-1 accuracy of the batch, in [0, 1]. */
+  double accuracy;
+  /** Expected latency E[LAT] in ms after the step (0 without a latency model). */
+  double expected_latency_ms;
+  /** Images in the batch. */
+  int64_t images;
+} pnas_search_stats;
+
+/** @brief Sizes of a supernet. */
+typedef struct pnas_supernet_info {
+  /** sizeof(pnas_supernet_info); the caller sets it. */
+  size_t struct_size;
+  /** Searched layers. */
+  int32_t layers;
+  /** Candidates over all layers (pruned ones excluded). */
+  int32_t candidates;
+  /** Weights over all candidates and fixed parts. */
+  int64_t params;
+  /** Weight steps so far. */
+  int64_t weight_steps;
+  /** Arch steps so far. */
+  int64_t arch_steps;
+} pnas_supernet_info;
+
+/**
+ * @brief Builds a supernet from a space (which it copies).
+ * @param context The context; its generator initialises weights and alpha
+ *        and draws every sample.
+ * @param space The space.
+ * @param options Options, or NULL for the defaults.
+ * @param out_supernet Receives the supernet (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_supernet_create(pnas_context *context, const pnas_space *space,
+                                          const pnas_supernet_options *options,
+                                          pnas_supernet **out_supernet);
+
+/**
+ * @brief Destroys a supernet. NULL is a no-op.
+ * @param supernet The supernet, or NULL.
+ */
+PNAS_API void pnas_supernet_destroy(pnas_supernet *supernet);
+
+/**
+ * @brief Sizes and step counts.
+ * @param supernet The supernet.
+ * @param out_info Filled up to its struct_size (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_supernet_get_info(const pnas_supernet *supernet,
+                                            pnas_supernet_info *out_info);
+
+/**
+ * @brief Sets the weight optimizer (SGD) options.
+ * @param supernet The supernet.
+ * @param options SGD options.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_supernet_set_sgd(pnas_supernet *supernet,
+                                           const pnas_sgd_options *options);
+
+/**
+ * @brief Changes the weight learning rate.
+ * @param supernet The supernet.
+ * @param lr Finite, >= 0.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_supernet_set_lr(pnas_supernet *supernet, float lr);
+
+/**
+ * @brief Sets the architecture optimisation options.
+ * @param supernet The supernet.
+ * @param options Search options.
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT, or ::PNAS_ERR_STATE (a
+ *         latency term without a latency model).
+ */
+PNAS_API pnas_status pnas_supernet_set_search(pnas_supernet *supernet,
+                                              const pnas_search_options *options);
+
+/**
+ * @brief Prices every candidate with @p model (borrowed for the call: the
+ *        prices are kept, the model is not).
+ * @param supernet The supernet.
+ * @param model The latency model, or NULL to remove the latency prices.
+ * @return ::PNAS_OK or ::PNAS_ERR_NOT_FOUND (a candidate or fixed part the
+ *         model cannot price, named in the message); unchanged on failure.
+ */
+PNAS_API pnas_status pnas_supernet_set_latency_model(pnas_supernet *supernet,
+                                                     pnas_latency_model *model);
+
+/**
+ * @brief One weight step: samples one candidate per layer from
+ *        softmax(alpha), runs forward and backward through that path only, and
+ *        applies SGD to the path's weights and the fixed parts (other
+ *        candidates get no gradient, momentum or weight decay).
+ * @param supernet The supernet.
+ * @param images batch x H x W x C floats (NHWC).
+ * @param labels batch labels.
+ * @param batch 1 <= batch <= max_batch.
+ * @param out_stats Loss and accuracy, or NULL.
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_NUMERIC
+ *         (non-finite loss; nothing changed).
+ */
+PNAS_API pnas_status pnas_supernet_train_step(pnas_supernet *supernet, const float *images,
+                                              const int32_t *labels, int32_t batch,
+                                              pnas_search_stats *out_stats);
+
+/**
+ * @brief One gradient arch step on a (held-out) batch: binary gates in the
+ *        configured mode, gate gradients, the BinaryConnect alpha gradient
+ *        plus the latency term, and Adam on alpha. Weights do not change.
+ * @param supernet The supernet.
+ * @param images batch x H x W x C floats (NHWC).
+ * @param labels batch labels.
+ * @param batch 1 <= batch <= max_batch.
+ * @param out_stats Loss, accuracy and E[LAT], or NULL.
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT, ::PNAS_ERR_STATE or
+ *         ::PNAS_ERR_NUMERIC (alpha unchanged).
+ */
+PNAS_API pnas_status pnas_supernet_arch_step(pnas_supernet *supernet, const float *images,
+                                             const int32_t *labels, int32_t batch,
+                                             pnas_search_stats *out_stats);
+
+/**
+ * @brief One REINFORCE arch step: rl_samples architectures are sampled and
+ *        evaluated (evaluation mode) on the batch; reward acc * (T / LAT)^w;
+ *        alpha moves by Adam on mean (R - b) * -grad log p; the baseline b is an
+ *        EMA. Needs a latency model and a target (search options).
+ * @param supernet The supernet.
+ * @param images batch x H x W x C floats.
+ * @param labels batch labels.
+ * @param batch 1 <= batch <= max_batch.
+ * @param out_stats Mean reward in loss, mean accuracy, E[LAT], or NULL.
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_STATE.
+ */
+PNAS_API pnas_status pnas_supernet_arch_step_reinforce(pnas_supernet *supernet,
+                                                       const float *images,
+                                                       const int32_t *labels, int32_t batch,
+                                                       pnas_search_stats *out_stats);
+
+/**
+ * @brief Removes the candidates whose probability stayed below the search
+ *        options' prune_threshold for prune_patience arch steps (never the
+ *        last of a layer); their weights and optimizer state are freed and
+ *        their alpha removed, the rest renormalised.
+ * @param supernet The supernet.
+ * @param out_pruned Receives how many candidates were removed (out); may be NULL.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_supernet_prune(pnas_supernet *supernet, int32_t *out_pruned);
+
+/**
+ * @brief The expected latency E[LAT] under the current probabilities.
+ * @param supernet The supernet.
+ * @param out_ms Receives E[LAT] in ms (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_STATE (no latency model set).
+ */
+PNAS_API pnas_status pnas_supernet_expected_latency(const pnas_supernet *supernet,
+                                                    double *out_ms);
+
+/**
+ * @brief Derives the architecture: the argmax of alpha per layer (never a
+ *        sample); a layer whose argmax is zero becomes an identity block.
+ * @param supernet The supernet.
+ * @param out_arch Receives a new architecture (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_supernet_derive(const pnas_supernet *supernet, pnas_arch **out_arch);
+
+/**
+ * @brief Builds a network of the derived architecture.
+ * @param supernet The supernet.
+ * @param options Network options, or NULL for the defaults.
+ * @param inherit Non-zero: copy the chosen candidates' weights, the fixed
+ *        parts and the BN statistics from the supernet; 0: fresh weights.
+ * @param out_net Receives the network (out).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_supernet_derive_net(pnas_supernet *supernet,
+                                              const pnas_net_options *options, int32_t inherit,
+                                              pnas_net **out_net);
+
+/**
+ * @brief Number of live (unpruned) candidates of a layer.
+ * @param supernet The supernet.
+ * @param layer 0 <= layer < layers.
+ * @param out_count Receives the count (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_supernet_op_count(const pnas_supernet *supernet, int32_t layer,
+                                            int32_t *out_count);
+
+/**
+ * @brief The live candidates of a layer, in order.
+ * @param supernet The supernet.
+ * @param layer The layer.
+ * @param out_ops Receives op_count candidates (out).
+ * @param capacity Room in @p out_ops.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT (too small: the message
+ *         gives the size needed).
+ */
+PNAS_API pnas_status pnas_supernet_get_ops(const pnas_supernet *supernet, int32_t layer,
+                                           pnas_op_spec *out_ops, int32_t capacity);
+
+/**
+ * @brief Copies alpha, its last gradient or the probabilities of a layer.
+ * @param supernet The supernet.
+ * @param layer The layer.
+ * @param what 0: alpha; 1: gradient of the loss w.r.t. alpha from the last
+ *        arch step (or pnas_supernet_arch_gradient()); 2: softmax(alpha).
+ * @param out Receives op_count values (out).
+ * @param capacity Room in @p out.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_supernet_get_alpha(const pnas_supernet *supernet, int32_t layer,
+                                             int32_t what, float *out, int32_t capacity);
+
+/**
+ * @brief Overwrites alpha of a layer (for hosts with their own optimizer).
+ * @param supernet The supernet.
+ * @param layer The layer.
+ * @param alpha op_count finite values.
+ * @param count op_count.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_supernet_set_alpha(pnas_supernet *supernet, int32_t layer,
+                                             const float *alpha, int32_t count);
+
+/**
+ * @brief Low level: draws one candidate per layer from softmax(alpha) and
+ *        makes that path active.
+ * @param supernet The supernet.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_supernet_sample(pnas_supernet *supernet);
+
+/**
+ * @brief Low level: sets or reads the active candidate of every layer.
+ * @param supernet The supernet.
+ * @param ops One index per layer (in: set; out: get).
+ * @param count The number of layers.
+ * @param set Non-zero to set the path from @p ops, 0 to read it into @p ops.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT (an index out of range).
+ */
+PNAS_API pnas_status pnas_supernet_active_path(pnas_supernet *supernet, int32_t *ops,
+                                               int32_t count, int32_t set);
+
+/**
+ * @brief Low level: forward of the active path.
+ * @param supernet The supernet.
+ * @param images batch x H x W x C floats.
+ * @param batch 1 <= batch <= max_batch.
+ * @param training Non-zero: batch statistics (needed before backward).
+ * @param out_logits batch x classes floats (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_supernet_forward(pnas_supernet *supernet, const float *images,
+                                           int32_t batch, int32_t training, float *out_logits);
+
+/**
+ * @brief Low level: backward of the active path from dL/dlogits into the
+ *        gradient buffer (gradients of candidates off the path are zero).
+ * @param supernet The supernet.
+ * @param dlogits batch x classes floats.
+ * @param batch The batch of the last training forward.
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_STATE (no
+ *         training forward before).
+ */
+PNAS_API pnas_status pnas_supernet_backward(pnas_supernet *supernet, const float *dlogits,
+                                            int32_t batch);
+
+/**
+ * @brief Low level: applies SGD to the active path's weights and the fixed
+ *        parts from the gradient buffer.
+ * @param supernet The supernet.
+ * @return ::PNAS_OK or ::PNAS_ERR_STATE.
+ */
+PNAS_API pnas_status pnas_supernet_sgd_step(pnas_supernet *supernet);
+
+/**
+ * @brief Low level: views of the weights and their gradients (for an
+ *        all-reduce or a host optimizer). Valid until the supernet is pruned
+ *        or destroyed.
+ * @param supernet The supernet.
+ * @param out_params Receives the weights (out); may be NULL.
+ * @param out_grads Receives the gradients (out); may be NULL.
+ * @param out_count Receives the number of floats in each (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_supernet_parameters(pnas_supernet *supernet, float **out_params,
+                                              float **out_grads, int64_t *out_count);
+
+/**
+ * @brief Low level: computes the alpha gradient of an arch step (same
+ *        sampling and estimator) without updating alpha; read it with
+ *        pnas_supernet_get_alpha(what = 1), combine it as you like, then
+ *        apply it with pnas_supernet_arch_update().
+ * @param supernet The supernet.
+ * @param images batch x H x W x C floats.
+ * @param labels batch labels.
+ * @param batch 1 <= batch <= max_batch.
+ * @param out_stats Loss and accuracy, or NULL.
+ * @return As pnas_supernet_arch_step().
+ */
+PNAS_API pnas_status pnas_supernet_arch_gradient(pnas_supernet *supernet, const float *images,
+                                                 const int32_t *labels, int32_t batch,
+                                                 pnas_search_stats *out_stats);
+
+/**
+ * @brief Low level: one Adam step on alpha from the current alpha gradients
+ *        (then, in two mode, the pair shift that keeps other probabilities).
+ * @param supernet The supernet.
+ * @return ::PNAS_OK or ::PNAS_ERR_STATE (no gradient computed).
+ */
+PNAS_API pnas_status pnas_supernet_arch_update(pnas_supernet *supernet);
 
 /** @} */
 
