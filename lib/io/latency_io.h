@@ -18,4 +18,11 @@ pnas_status pni_latency_table_parse_yaml(pnas_context *ctx, const char *name, co
 pnas_status pni_latency_table_load_yaml(pnas_context *ctx, const char *path,
                                         pni_latency_table *table);
 
+/* Writes a table in the same format, atomically: entries in the table's
+ * order, `count` left out when unknown (< 0) and `var` when not finite (NaN: omitted in the file it
+ * came from), numbers in the shortest form that reads back to the same double, keys quoted only
+ * when a plain YAML scalar could not hold them. */
+pnas_status pni_latency_table_save_yaml(pnas_context *ctx, const pni_latency_table *table,
+                                        const char *path);
+
 #endif /* PNI_IO_LATENCY_IO_H */

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Reading the official latency-table YAML into a pni_latency_table. */
+/* The official latency-table YAML: reading it into a pni_latency_table,
+ * and writing a table back. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/file.h"
+#include "core/strbuf.h"
 #include "io/latency_io.h"
 #include "io/yaml_doc.h"
 
@@ -95,5 +99,88 @@ pnas_status pni_latency_table_load_yaml(pnas_context *ctx, const char *path,
   if (st != PNAS_OK) return st;
   st = pni_latency_table_parse_yaml(ctx, path, text, size, table);
   pni_free(ctx, text);
+  return st;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+/* The shortest %.*g form that reads back to exactly v, so that a saved
+ * table reloads with the same means and stays readable. */
+static void put_number(pni_strbuf *b, double v) {
+  char text[40];
+  for (int digits = 15; digits <= 17; digits++) {
+    snprintf(text, sizeof text, "%.*g", digits, v);
+    if (strtod(text, NULL) == v) break;
+  }
+  pni_strbuf_printf(b, "%s", text);
+}
+
+/* Official keys (letters, digits, '-', ':', '_', '.'; starting with a
+ * letter, not ending in ':', and without spaces, so no ": " ends the key
+ * early) are written plain, as the official files have them; any other key
+ * is double-quoted, so that no key can be misread as null, a number or YAML
+ * syntax. */
+static int key_is_plain(const char *key) {
+  const size_t len = strlen(key);
+  if (len == 0 || !((key[0] >= 'A' && key[0] <= 'Z') || (key[0] >= 'a' && key[0] <= 'z'))) {
+    return 0;
+  }
+  if (key[len - 1] == ':') return 0;
+  if (strcmp(key, "null") == 0 || strcmp(key, "Null") == 0 || strcmp(key, "NULL") == 0) return 0;
+  for (const char *p = key; *p != '\0'; p++) {
+    const char c = *p;
+    const int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   c == '-' || c == ':' || c == '_' || c == '.';
+    if (!ok) return 0;
+  }
+  return 1;
+}
+
+static void put_key(pni_strbuf *b, const char *key) {
+  if (key_is_plain(key)) {
+    pni_strbuf_printf(b, "%s", key);
+    return;
+  }
+  pni_strbuf_append(b, "\"", 1);
+  for (const unsigned char *p = (const unsigned char *)key; *p != '\0'; p++) {
+    if (*p == '"' || *p == '\\') {
+      pni_strbuf_printf(b, "\\%c", *p);
+    } else if (*p < 0x20 || *p == 0x7f) {
+      pni_strbuf_printf(b, "\\x%02x", (unsigned)*p);
+    } else {
+      /* UTF-8 bytes pass through: a double-quoted scalar holds them. */
+      pni_strbuf_append(b, (const char *)p, 1);
+    }
+  }
+  pni_strbuf_append(b, "\"", 1);
+}
+
+pnas_status pni_latency_table_save_yaml(pnas_context *ctx, const pni_latency_table *table,
+                                        const char *path) {
+  pni_strbuf b;
+  pni_strbuf_init(&b, ctx);
+  /* An empty document would read back as null, not as an empty table. */
+  if (table->count == 0) pni_strbuf_printf(&b, "{}\n");
+  for (size_t i = 0; i < table->count; i++) {
+    const pni_latency_entry *e = &table->entries[i];
+    put_key(&b, e->key);
+    pni_strbuf_printf(&b, ":\n");
+    if (e->count >= 0) pni_strbuf_printf(&b, "  count: %lld\n", (long long)e->count);
+    pni_strbuf_printf(&b, "  mean: ");
+    put_number(&b, e->mean_ms);
+    pni_strbuf_printf(&b, "\n");
+    if (isfinite(e->var)) {
+      pni_strbuf_printf(&b, "  var: ");
+      put_number(&b, e->var);
+      pni_strbuf_printf(&b, "\n");
+    }
+  }
+  pnas_status st = pni_strbuf_status(&b);
+  if (st != PNAS_OK) {
+    st = pni_fail(ctx, st, "out of memory while writing latency table '%s'", path);
+  } else {
+    st = pni_file_write_atomic(ctx, path, b.data, b.len);
+  }
+  pni_strbuf_free(&b);
   return st;
 }

@@ -18,7 +18,7 @@
  * computed with overflow checks. */
 #define MAX_SPATIAL PNI_ARCH_MAX_SPATIAL
 #define MAX_CHANNELS PNI_ARCH_MAX_CHANNELS
-#define MAX_EXPAND 64
+#define MAX_EXPAND PNI_ARCH_MAX_EXPAND
 #define MAX_STEM_KERNEL 15
 #define MAX_CLASSES 1000000
 /* A network of more blocks than this is a mistake, not a design. */
@@ -187,6 +187,43 @@ static pnas_status too_large(pnas_context *ctx, int32_t index) {
                   (int)index);
 }
 
+int pni_block_compute(pni_block *b) {
+  const int32_t c = b->in_channels, h = b->in_height, w = b->in_width;
+  if (b->kind == PNAS_BLOCK_IDENTITY) {
+    b->out_channels = c;
+    b->kernel = 0;
+    b->expand = 0;
+    b->stride = 1;
+    b->mid_channels = 0;
+    b->residual = 1;
+    b->out_height = h;
+    b->out_width = w;
+    b->macs = 0;
+    b->params = 0;
+    return 0;
+  }
+  /* The ratio is an integer, so round(in * expand) is exact. */
+  b->mid_channels = c * b->expand;
+  b->residual = b->stride == 1 && b->in_channels == b->out_channels;
+  b->out_height = pni_conv_out_size(h, b->kernel, b->stride);
+  b->out_width = pni_conv_out_size(w, b->kernel, b->stride);
+  const int64_t mid = b->mid_channels;
+  int overflow = 0;
+  int64_t macs = 0, params = 0;
+  if (b->expand != 1) {
+    macs = conv_macs(h, w, c, mid, 1, 1, &overflow);
+    params = conv_bn_params(c, mid, 1, 1, &overflow);
+  }
+  const int32_t oh = b->out_height, ow = b->out_width;
+  macs = add(macs, conv_macs(oh, ow, mid, mid, b->kernel, mid, &overflow), &overflow);
+  params = add(params, conv_bn_params(mid, mid, b->kernel, mid, &overflow), &overflow);
+  macs = add(macs, conv_macs(oh, ow, mid, b->out_channels, 1, 1, &overflow), &overflow);
+  params = add(params, conv_bn_params(mid, b->out_channels, 1, 1, &overflow), &overflow);
+  b->macs = macs;
+  b->params = params;
+  return overflow;
+}
+
 /* Fills b from the request and the current end of the network; the
  * message names the block by the index it would get. */
 static pnas_status make_block(pnas_arch *arch, const pnas_block_info *req, pni_block *b) {
@@ -215,11 +252,7 @@ static pnas_status make_block(pnas_arch *arch, const pnas_block_info *req, pni_b
                       "not %d",
                       (int)index, (int)req->stride);
     }
-    b->out_channels = c;
-    b->stride = 1;
-    b->residual = 1;
-    b->out_height = h;
-    b->out_width = w;
+    pni_block_compute(b);
     return PNAS_OK;
   }
   if (req->kind != PNAS_BLOCK_MBCONV) {
@@ -250,11 +283,7 @@ static pnas_status make_block(pnas_arch *arch, const pnas_block_info *req, pni_b
   b->kernel = req->kernel;
   b->expand = req->expand;
   b->stride = req->stride;
-  /* The ratio is an integer, so round(in * expand) is exact. */
-  b->mid_channels = c * req->expand;
-  b->residual = b->stride == 1 && b->in_channels == b->out_channels;
-  b->out_height = pni_conv_out_size(h, b->kernel, b->stride);
-  b->out_width = pni_conv_out_size(w, b->kernel, b->stride);
+  const int overflow = pni_block_compute(b);
   /* With padding k/2 an odd kernel never shrinks a map below 1 pixel, but
    * say so if it ever would rather than build an empty tensor. */
   if (b->out_height < 1 || b->out_width < 1) {
@@ -262,21 +291,7 @@ static pnas_status make_block(pnas_arch *arch, const pnas_block_info *req, pni_b
                     "blocks[%d]: a %dx%d input gives a %dx%d output; sizes must stay at least 1",
                     (int)index, (int)h, (int)w, (int)b->out_height, (int)b->out_width);
   }
-  const int64_t mid = b->mid_channels;
-  int overflow = 0;
-  int64_t macs = 0, params = 0;
-  if (b->expand != 1) {
-    macs = conv_macs(h, w, c, mid, 1, 1, &overflow);
-    params = conv_bn_params(c, mid, 1, 1, &overflow);
-  }
-  const int32_t oh = b->out_height, ow = b->out_width;
-  macs = add(macs, conv_macs(oh, ow, mid, mid, b->kernel, mid, &overflow), &overflow);
-  params = add(params, conv_bn_params(mid, mid, b->kernel, mid, &overflow), &overflow);
-  macs = add(macs, conv_macs(oh, ow, mid, b->out_channels, 1, 1, &overflow), &overflow);
-  params = add(params, conv_bn_params(mid, b->out_channels, 1, 1, &overflow), &overflow);
   if (overflow) return too_large(ctx, index);
-  b->macs = macs;
-  b->params = params;
   return PNAS_OK;
 }
 

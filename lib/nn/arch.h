@@ -33,11 +33,22 @@ struct pnas_arch {
 /* Largest input height/width and channel count an architecture accepts. */
 #define PNI_ARCH_MAX_SPATIAL 65536
 #define PNI_ARCH_MAX_CHANNELS 65536
+/* Largest MBConv expansion ratio: with the channel bound it keeps hidden
+ * widths (channels * expand) inside int32. */
+#define PNI_ARCH_MAX_EXPAND 64
 
 /* Output size of a k x k convolution with padding k/2. */
 static inline int32_t pni_conv_out_size(int32_t in, int32_t k, int32_t stride) {
   return (in + 2 * (k / 2) - k) / stride + 1;
 }
+
+/* Fills the derived members of b from kind, in_channels, in_height and
+ * in_width and, for MBConv, out_channels, kernel, expand and stride (all in
+ * range): mid_channels, residual, output size, MACs and parameters, exactly
+ * as pni_arch_append() computes them. An identity block keeps its input's
+ * shape (stride 1, residual, kernel/expand/mid 0, no cost). Returns 0, or 1
+ * when a count does not fit in int64 (b's counts are then meaningless). */
+int pni_block_compute(pni_block *b);
 
 /* Validates info (messages name the member) and creates an empty arch. */
 pnas_status pni_arch_create(pnas_context *ctx, const pnas_arch_info *info, pnas_arch **out);

@@ -36,6 +36,11 @@ def configs(quick, only):
     nets = ["k3e3"] if quick else ["k3e3", "k3e6", "k7e6"]
     threads = [1, 2]
     out = []
+    if only == "search":
+        out += [(m, "supernet6", 64, t) for m in ("weight", "two", "full_v2") for t in threads]
+        out += [("weight", "supernet12", 64, 2), ("two", "supernet12", 64, 2)]
+        out += [("train", "k7e6", 64, 2)]  # the largest child alone, for peak RSS
+        return out
     if only in (None, "train"):
         out += [("train", n, 64, t) for n in nets for t in threads]
     if only in (None, "infer"):
@@ -49,24 +54,34 @@ def main():
     p.add_argument("--build", default=os.path.join(ROOT, "_build", "bench"))
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--only", choices=["train", "infer"])
+    p.add_argument("--only", choices=["train", "infer", "search"],
+                   help="engine training, engine inference, or the supernet steps")
     p.add_argument("--markdown")
     a = p.parse_args()
     bench = os.path.join(a.build, "tests", "bench", "bench-net")
+    bench_sn = os.path.join(a.build, "tests", "bench", "bench-supernet")
     if not os.path.exists(bench):
         sys.exit(f"no {bench}: meson setup {a.build} -Dbuildtype=release && meson compile -C {a.build}")
     net_config = os.path.join(ROOT, "tests", "fixtures", "proxylessnas", "proxyless_mobile.config")
     rows = []
     for mode, net, batch, threads in configs(a.quick, a.only):
-        iters = {"train": 10, "infer": 30 if batch == 1 else 10}[mode]
+        iters = {"infer": 30 if batch == 1 else 10}.get(mode, 10)
         if net == "mobile224":
             iters = 10
-        common = ["--net", net, "--mode", mode, "--batch", str(batch), "--threads", str(threads),
-                  "--iters", str(iters), "--net-config", net_config]
+        if net.startswith("supernet"):
+            common = ["--mode", mode, "--candidates", net[len("supernet"):], "--batch", str(batch),
+                      "--threads", str(threads), "--iters", str(iters)]
+            ours_cmd = [bench_sn] + common
+            theirs_cmd = [TORCH_PYTHON, os.path.join(HERE, "torch_supernet.py")] + common
+        else:
+            common = ["--net", net, "--mode", mode, "--batch", str(batch), "--threads",
+                      str(threads), "--iters", str(iters), "--net-config", net_config]
+            ours_cmd = [bench] + common
+            theirs_cmd = [TORCH_PYTHON, os.path.join(HERE, "torch_peer.py")] + common
         ours, theirs = [], []
         for _ in range(a.repeats):
-            ours.append(run([bench] + common))
-            theirs.append(run([TORCH_PYTHON, os.path.join(HERE, "torch_peer.py")] + common))
+            ours.append(run(ours_cmd))
+            theirs.append(run(theirs_cmd))
         med = lambda rs, k: statistics.median(float(r[k]) for r in rs)
         row = dict(mode=mode, net=net, batch=batch, threads=threads,
                    ours_ms=med(ours, "ms"), torch_ms=med(theirs, "ms"),
@@ -74,7 +89,7 @@ def main():
                    ours_rss=med(ours, "peak_rss_mb"), torch_rss=med(theirs, "peak_rss_mb"))
         row["ratio"] = row["torch_ms"] / row["ours_ms"]
         rows.append(row)
-        print(f"{mode:5} {net:9} b{batch:<3} t{threads}: libpnas {row['ours_ms']:9.3f} ms "
+        print(f"{mode:7} {net:10} b{batch:<3} t{threads}: libpnas {row['ours_ms']:9.3f} ms "
               f"({row['ours_ips']:8.1f} img/s, {row['ours_rss']:6.1f} MB)  pytorch "
               f"{row['torch_ms']:9.3f} ms ({row['torch_ips']:8.1f} img/s, {row['torch_rss']:6.1f} MB)"
               f"  speed-up x{row['ratio']:.2f}", flush=True)
