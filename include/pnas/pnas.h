@@ -1081,11 +1081,11 @@ PNAS_API pnas_status pnas_space_create_default(pnas_context *context, pnas_space
 /**
  * @brief Appends a stage of @p depth layers, each with the same candidates.
  *
- * The first layer has stride @p stride (and no residual); the others have
- * stride 1 and a residual. A ::PNAS_OP_ZERO in @p ops is used only on the
- * layers with a residual (it is dropped from the first layer) when
- * @p zero_on_first is 0; set it to 1 to make zero on a non-residual first
- * layer an error instead (strict specs).
+ * The first layer has stride @p stride; the others have stride 1. A layer
+ * has a residual when its stride is 1 and its input width equals @p width
+ * (so the others always do). A ::PNAS_OP_ZERO in @p ops is used only on
+ * layers with a residual: on a first layer without one it is dropped when
+ * @p zero_on_first is 0, and is an error when it is 1 (strict specs).
  * @param space The space.
  * @param width Output channels of every layer, at least 1.
  * @param depth Number of layers, at least 1.
