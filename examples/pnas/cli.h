@@ -9,6 +9,8 @@
 /* Each subcommand gets the arguments after its name (argv[0] is the
  * subcommand) and returns the process's exit status. */
 int cmd_info(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 /* Prints "pnas: error: MESSAGE" to stderr and returns 1. */
 #if defined(__GNUC__)

@@ -14,6 +14,8 @@ typedef struct command {
 
 static const command commands[] = {
     {"info", cmd_info, "MACs, parameters, shapes and latency of an architecture"},
+    {"plot", cmd_plot, "draw search.png from history.csv, or arch.png from an architecture"},
+    {"config", cmd_config, "print the effective search/train configuration (docs/config.md)"},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

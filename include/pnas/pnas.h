@@ -319,6 +319,24 @@ PNAS_API pnas_status pnas_context_set_threads(pnas_context *context, int32_t thr
 PNAS_API pnas_status pnas_context_set_seed(pnas_context *context, uint64_t seed);
 
 /**
+ * @brief Reads the state of the context's random number generator (for
+ *        checkpoints: restoring it continues the same stream).
+ * @param context The context.
+ * @param out_state Receives 4 words (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_context_get_rng_state(const pnas_context *context,
+                                                uint64_t out_state[4]);
+
+/**
+ * @brief Restores a state read by pnas_context_get_rng_state().
+ * @param context The context.
+ * @param state 4 words, not all zero.
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
+ */
+PNAS_API pnas_status pnas_context_set_rng_state(pnas_context *context, const uint64_t state[4]);
+
+/**
  * @brief Describes the library build and the context's settings.
  *
  * One `key: value` line each for the version, the BLIS version and
@@ -769,6 +787,31 @@ PNAS_API pnas_status pnas_batcher_next_view(pnas_batcher *batcher, const float *
 PNAS_API pnas_status pnas_batcher_reset(pnas_batcher *batcher);
 
 /**
+ * @brief Serialises the batcher's position, order and generator, so that a
+ *        resumed run sees the same batches (for checkpoints).
+ * @param batcher The batcher.
+ * @param buffer Receives the state (out); may be NULL to ask for the size.
+ * @param capacity Room in @p buffer.
+ * @param out_size Receives the state's size in bytes (out).
+ * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT (buffer too small: the
+ *         size is still written to @p out_size).
+ */
+PNAS_API pnas_status pnas_batcher_get_state(const pnas_batcher *batcher, void *buffer,
+                                            size_t capacity, size_t *out_size);
+
+/**
+ * @brief Restores a state from pnas_batcher_get_state() of a batcher over a
+ *        data set of the same size.
+ * @param batcher The batcher.
+ * @param buffer The state.
+ * @param size Its size in bytes.
+ * @return ::PNAS_OK or ::PNAS_ERR_FORMAT (not a batcher state, another data
+ *         set size, or a corrupt order); the batcher is unchanged on failure.
+ */
+PNAS_API pnas_status pnas_batcher_set_state(pnas_batcher *batcher, const void *buffer,
+                                            size_t size);
+
+/**
  * @brief Destroys a batcher. NULL is a no-op.
  * @param batcher The batcher, or NULL.
  */
@@ -1205,9 +1248,10 @@ PNAS_API pnas_status pnas_latency_model_load_table(pnas_context *context, const 
  * @param arch The architecture (borrowed for the call).
  * @param out_ms Receives the latency in milliseconds (out); untouched on
  *        failure.
- * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT, ::PNAS_ERR_WRONG_HANDLE or
- *         ::PNAS_ERR_NOT_FOUND (the table lacks a key; the message names the
- *         key and the part of the network it prices).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT, ::PNAS_ERR_WRONG_HANDLE,
+ *         ::PNAS_ERR_NOT_FOUND (the model cannot price a part; the message
+ *         names the key and the part of the network) or ::PNAS_ERR_NUMERIC
+ *         (a host callback answered a negative or non-finite latency).
  */
 PNAS_API pnas_status pnas_latency_model_arch_latency(pnas_latency_model *model,
                                                      const pnas_arch *arch, double *out_ms);
@@ -1311,7 +1355,8 @@ static inline pnas_status pnas_profile_options_init(pnas_profile_options *option
  * @param space The space to price.
  * @param options Options, or NULL for the defaults.
  * @param out_model Receives a table model holding the measurements (out).
- * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_OUT_OF_MEMORY.
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT, ::PNAS_ERR_WRONG_HANDLE or
+ *         ::PNAS_ERR_OUT_OF_MEMORY.
  */
 PNAS_API pnas_status pnas_latency_model_profile(pnas_context *context, const pnas_space *space,
                                                 const pnas_profile_options *options,
@@ -1334,7 +1379,8 @@ PNAS_API pnas_status pnas_latency_model_save_table(const pnas_latency_model *mod
  * @param block The block; kind, in/out channels, kernel, expand, stride and
  *        input size are used (the rest is computed).
  * @param out_ms Receives the latency in ms (out).
- * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_NOT_FOUND.
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT (naming the bad field),
+ *         ::PNAS_ERR_WRONG_HANDLE, ::PNAS_ERR_NOT_FOUND or ::PNAS_ERR_NUMERIC.
  */
 PNAS_API pnas_status pnas_latency_model_block_latency(pnas_latency_model *model,
                                                       const pnas_block_info *block,
@@ -1568,8 +1614,10 @@ PNAS_API pnas_status pnas_supernet_set_search(pnas_supernet *supernet,
  *        prices are kept, the model is not).
  * @param supernet The supernet.
  * @param model The latency model, or NULL to remove the latency prices.
- * @return ::PNAS_OK or ::PNAS_ERR_NOT_FOUND (a candidate or fixed part the
- *         model cannot price, named in the message); unchanged on failure.
+ * @return ::PNAS_OK, ::PNAS_ERR_NOT_FOUND (a candidate or fixed part the
+ *         model cannot price, named in the message), ::PNAS_ERR_NUMERIC (a
+ *         callback's answer was negative or not finite) or
+ *         ::PNAS_ERR_WRONG_HANDLE; the supernet is unchanged on failure.
  */
 PNAS_API pnas_status pnas_supernet_set_latency_model(pnas_supernet *supernet,
                                                      pnas_latency_model *model);
@@ -1711,6 +1759,42 @@ PNAS_API pnas_status pnas_supernet_get_alpha(const pnas_supernet *supernet, int3
  */
 PNAS_API pnas_status pnas_supernet_set_alpha(pnas_supernet *supernet, int32_t layer,
                                              const float *alpha, int32_t count);
+
+/**
+ * @brief Writes a checkpoint: the space, every weight, momentum and BN
+ *        statistic, alpha and the Adam state, pruned candidates, latency
+ *        prices, all options, step counts, the context's generator and an
+ *        optional block of host data (for example the host's loop position
+ *        and batcher states). Versioned, checksummed, written to a temporary
+ *        file and renamed, so a crash leaves the previous checkpoint intact.
+ * @param supernet The supernet.
+ * @param path File name.
+ * @param host_data Bytes stored verbatim, or NULL.
+ * @param host_size Their number (0 with NULL).
+ * @return ::PNAS_OK, ::PNAS_ERR_IO, ::PNAS_ERR_INVALID_ARGUMENT or
+ *         ::PNAS_ERR_OUT_OF_MEMORY.
+ */
+PNAS_API pnas_status pnas_supernet_save(const pnas_supernet *supernet, const char *path,
+                                        const void *host_data, size_t host_size);
+
+/**
+ * @brief Loads a checkpoint written by pnas_supernet_save(). On success the
+ *        context's generator continues from the stored state, so a resumed
+ *        search is bitwise identical to an uninterrupted one (same threads).
+ * @param context The context.
+ * @param path File name.
+ * @param max_batch Largest batch, or 0 to keep the stored one.
+ * @param out_supernet Receives the supernet (out).
+ * @param out_host_data Receives the host data, to be freed with pnas_free()
+ *        (NULL when there is none) (out); may be NULL.
+ * @param out_host_size Receives its size (out); may be NULL.
+ * @return ::PNAS_OK, ::PNAS_ERR_IO, ::PNAS_ERR_FORMAT (bad magic, version,
+ *         checksum or contents; the message says which) or
+ *         ::PNAS_ERR_OUT_OF_MEMORY; nothing changes on failure.
+ */
+PNAS_API pnas_status pnas_supernet_load(pnas_context *context, const char *path,
+                                        int32_t max_batch, pnas_supernet **out_supernet,
+                                        void **out_host_data, size_t *out_host_size);
 
 /**
  * @brief Low level: draws one candidate per layer from softmax(alpha) and

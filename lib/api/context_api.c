@@ -202,3 +202,25 @@ PNAS_API pnas_status pnas_context_describe(pnas_context *ctx, char **out_text) {
   *out_text = copy;
   return PNAS_OK;
 }
+
+PNAS_API pnas_status pnas_context_get_rng_state(const pnas_context *ctx, uint64_t out_state[4]) {
+  if (!pni_context_is_live(ctx)) return pni_context_check_status(ctx);
+  if (out_state == NULL) {
+    return pni_fail((pnas_context *)ctx, PNAS_ERR_INVALID_ARGUMENT,
+                    "pnas_context_get_rng_state: out_state is NULL");
+  }
+  memcpy(out_state, ctx->rng.s, sizeof ctx->rng.s);
+  return PNAS_OK;
+}
+
+PNAS_API pnas_status pnas_context_set_rng_state(pnas_context *ctx, const uint64_t state[4]) {
+  if (!pni_context_is_live(ctx)) return pni_context_check_status(ctx);
+  if (state == NULL || (state[0] | state[1] | state[2] | state[3]) == 0) {
+    /* xoshiro's all-zero state is a fixed point: it would only ever give 0. */
+    return pni_fail(ctx, PNAS_ERR_INVALID_ARGUMENT,
+                    "pnas_context_set_rng_state: the state is %s",
+                    state == NULL ? "NULL" : "all zero (not a state the generator can have)");
+  }
+  memcpy(ctx->rng.s, state, sizeof ctx->rng.s);
+  return PNAS_OK;
+}

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "core/alloc.h"
 #include "io/dataset.h"
 
 /* The first published layouts; callers' structs are at least this big. */
@@ -251,4 +252,78 @@ PNAS_API pnas_status pnas_batcher_reset(pnas_batcher *batcher) {
 PNAS_API void pnas_batcher_destroy(pnas_batcher *batcher) {
   if (!batcher_is_live(batcher)) return;
   pni_batcher_destroy(batcher);
+}
+
+/* Batcher state: "PBST", u32 version 1, i64 count, i64 position,
+ * u64 x 4 generator, i64 order[count]. */
+#define BATCHER_STATE_MAGIC 0x54534250u /* "PBST" little endian */
+
+PNAS_API pnas_status pnas_batcher_get_state(const pnas_batcher *batcher, void *buffer,
+                                            size_t capacity, size_t *out_size) {
+  if (!batcher_is_live(batcher)) return handle_status(batcher);
+  pnas_context *ctx = batcher->ctx;
+  if (out_size == NULL) {
+    return pni_fail(ctx, PNAS_ERR_INVALID_ARGUMENT, "pnas_batcher_get_state: out_size is NULL");
+  }
+  const int64_t count = batcher->ds->count;
+  const size_t size = 8 + 16 + 32 + sizeof(int64_t) * (size_t)count;
+  *out_size = size;
+  if (buffer == NULL) return PNAS_OK;
+  if (capacity < size) {
+    return pni_fail(ctx, PNAS_ERR_INVALID_ARGUMENT,
+                    "pnas_batcher_get_state: the buffer has %zu bytes; the state needs %zu",
+                    capacity, size);
+  }
+  unsigned char *p = buffer;
+  const uint32_t head[2] = {BATCHER_STATE_MAGIC, 1};
+  memcpy(p, head, 8);
+  memcpy(p + 8, &count, 8);
+  memcpy(p + 16, &batcher->position, 8);
+  memcpy(p + 24, batcher->rng.s, 32);
+  memcpy(p + 56, batcher->order, sizeof(int64_t) * (size_t)count);
+  return PNAS_OK;
+}
+
+PNAS_API pnas_status pnas_batcher_set_state(pnas_batcher *batcher, const void *buffer,
+                                            size_t size) {
+  if (!batcher_is_live(batcher)) return handle_status(batcher);
+  pnas_context *ctx = batcher->ctx;
+  const int64_t count = batcher->ds->count;
+  if (buffer == NULL || size != 56 + sizeof(int64_t) * (size_t)count) {
+    return pni_fail(ctx, PNAS_ERR_FORMAT,
+                    "pnas_batcher_set_state: %s (a state of this batcher has %zu bytes)",
+                    buffer == NULL ? "buffer is NULL" : "wrong size",
+                    56 + sizeof(int64_t) * (size_t)count);
+  }
+  const unsigned char *p = buffer;
+  uint32_t head[2];
+  int64_t stored_count, position;
+  memcpy(head, p, 8);
+  memcpy(&stored_count, p + 8, 8);
+  memcpy(&position, p + 16, 8);
+  if (head[0] != BATCHER_STATE_MAGIC || head[1] != 1 || stored_count != count ||
+      position < 0 || position > count) {
+    return pni_fail(ctx, PNAS_ERR_FORMAT,
+                    "pnas_batcher_set_state: not a state of a batcher over %lld images",
+                    (long long)count);
+  }
+  /* The order must be a permutation, or batches would repeat images. */
+  uint8_t *seen = pni_calloc(ctx, (size_t)count, 1);
+  if (seen == NULL) return PNAS_ERR_OUT_OF_MEMORY;
+  const unsigned char *order = p + 56;
+  for (int64_t i = 0; i < count; i++) {
+    int64_t v;
+    memcpy(&v, order + 8 * i, 8);
+    if (v < 0 || v >= count || seen[v]) {
+      pni_free(ctx, seen);
+      return pni_fail(ctx, PNAS_ERR_FORMAT,
+                      "pnas_batcher_set_state: the stored order is not a permutation");
+    }
+    seen[v] = 1;
+  }
+  pni_free(ctx, seen);
+  memcpy(batcher->order, order, sizeof(int64_t) * (size_t)count);
+  batcher->position = position;
+  memcpy(batcher->rng.s, p + 24, 32);
+  return PNAS_OK;
 }

@@ -4,6 +4,7 @@
 
 #include "api/api.h"
 #include "core/alloc.h"
+#include "io/checkpoint.h"
 #include "kernels/linear.h"
 #include "nn/net.h"
 #include "search/latency.h"
@@ -613,4 +614,30 @@ PNAS_API pnas_status pnas_supernet_parameters(pnas_supernet *sn, float **out_par
   if (out_grads != NULL) *out_grads = sn->arena.grads;
   *out_count = sn->param_count;
   return PNAS_OK;
+}
+
+PNAS_API pnas_status pnas_supernet_save(const pnas_supernet *sn, const char *path,
+                                        const void *host_data, size_t host_size) {
+  if (!live(sn)) return dead(sn);
+  if (path == NULL || (host_data == NULL && host_size > 0)) {
+    return pni_fail(sn->ctx, PNAS_ERR_INVALID_ARGUMENT, "pnas_supernet_save: %s",
+                    path == NULL ? "path is NULL" : "host_data is NULL but host_size is not 0");
+  }
+  return pni_checkpoint_save(sn, path, host_data, host_size);
+}
+
+PNAS_API pnas_status pnas_supernet_load(pnas_context *ctx, const char *path, int32_t max_batch,
+                                        pnas_supernet **out_supernet, void **out_host_data,
+                                        size_t *out_host_size) {
+  if (!pni_context_is_live(ctx)) return pni_context_check_status(ctx);
+  if (path == NULL || out_supernet == NULL) {
+    return pni_fail(ctx, PNAS_ERR_INVALID_ARGUMENT, "pnas_supernet_load: %s is NULL",
+                    path == NULL ? "path" : "out_supernet");
+  }
+  if (max_batch < 0 || max_batch > MAX_BATCH_LIMIT) {
+    return pni_fail(ctx, PNAS_ERR_INVALID_ARGUMENT,
+                    "pnas_supernet_load: max_batch is %d; it must be 0 (stored) to %d",
+                    (int)max_batch, MAX_BATCH_LIMIT);
+  }
+  return pni_checkpoint_load(ctx, path, max_batch, out_supernet, out_host_data, out_host_size);
 }

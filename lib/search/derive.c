@@ -105,39 +105,44 @@ static float *compact(pnas_context *ctx, float *src, int64_t count, const remove
   return dst;
 }
 
-pnas_status pni_supernet_prune(pnas_supernet *sn, int32_t *pruned) {
-  const float threshold = sn->search.prune_threshold;
-  int32_t n = 0;
-  /* Mark: below the threshold for `patience` steps; never a layer's last. */
-  int32_t marks[PNI_SPACE_MAX_OPS];
+/* Marks the candidates to prune: below the threshold for `patience` arch
+ * steps; never a layer's last (its best by alpha survives). */
+static int32_t mark_for_pruning(pnas_supernet *sn) {
   int32_t total = 0;
-  for (int32_t l = 0; l < sn->layer_count && threshold > 0.0f; l++) {
-    const pni_mixed_layer *layer = &sn->layers[l];
-    int32_t keep = 0;
-    for (int32_t j = 0; j < layer->count; j++) keep += layer->cand[j].below < sn->search.prune_patience;
-    total += layer->count - (keep > 0 ? keep : 1);
+  for (int32_t l = 0; l < sn->layer_count; l++) {
+    pni_mixed_layer *layer = &sn->layers[l];
+    int32_t best = 0, keep = 0;
+    for (int32_t j = 0; j < layer->count; j++) {
+      pni_candidate *c = &layer->cand[j];
+      c->prune_mark = sn->search.prune_threshold > 0.0f && c->below >= sn->search.prune_patience;
+      keep += !c->prune_mark;
+      if (layer->alpha[j] > layer->alpha[best]) best = j;
+    }
+    if (keep == 0) layer->cand[best].prune_mark = 0;
+    for (int32_t j = 0; j < layer->count; j++) total += layer->cand[j].prune_mark;
+  }
+  return total;
+}
+
+pnas_status pni_supernet_remove_marked(pnas_supernet *sn, int32_t *removed) {
+  int32_t total = 0;
+  for (int32_t l = 0; l < sn->layer_count; l++) {
+    for (int32_t j = 0; j < sn->layers[l].count; j++) total += sn->layers[l].cand[j].prune_mark;
   }
   if (total == 0) {
-    if (pruned != NULL) *pruned = 0;
+    if (removed != NULL) *removed = 0;
     return PNAS_OK;
   }
   removed_range *rp = pni_alloc(sn->ctx, sizeof(removed_range) * 3 * (size_t)total);
   if (rp == NULL) return PNAS_ERR_OUT_OF_MEMORY;
   removed_range *rs = rp + total, *rv = rp + 2 * total;
+  int32_t n = 0;
   int64_t removed_p = 0, removed_s = 0, removed_v = 0;
   for (int32_t l = 0; l < sn->layer_count; l++) {
     const pni_mixed_layer *layer = &sn->layers[l];
-    int32_t best = 0, keep = 0;
     for (int32_t j = 0; j < layer->count; j++) {
-      marks[j] = layer->cand[j].below >= sn->search.prune_patience;
-      keep += !marks[j];
-      if (layer->alpha[j] > layer->alpha[best]) best = j;
-    }
-    if (keep == 0) marks[best] = 0;
-    for (int32_t j = 0; j < layer->count; j++) {
-      sn->layers[l].cand[j].prune_mark = marks[j];
-      if (!marks[j]) continue;
       const pni_candidate *c = &layer->cand[j];
+      if (!c->prune_mark) continue;
       rp[n] = (removed_range){c->param_begin, c->param_end};
       rs[n] = (removed_range){c->stats_begin, c->stats_end};
       rv[n] = (removed_range){c->saved_begin, c->saved_end};
@@ -218,8 +223,13 @@ pnas_status pni_supernet_prune(pnas_supernet *sn, int32_t *pruned) {
   sn->stats_count -= removed_s;
   sn->saved_count -= removed_v;
   pni_free(ctx, rp);
-  if (pruned != NULL) *pruned = removed_count;
+  if (removed != NULL) *removed = removed_count;
   return PNAS_OK;
+}
+
+pnas_status pni_supernet_prune(pnas_supernet *sn, int32_t *pruned) {
+  mark_for_pruning(sn);
+  return pni_supernet_remove_marked(sn, pruned);
 }
 
 /* --- derivation ----------------------------------------------------------- */

@@ -126,6 +126,9 @@ pnas_status pni_supernet_reinforce(pnas_supernet *sn, const float *images,
                                    pnas_search_stats *stats);
 /* Removes candidates below the threshold for patience steps. */
 pnas_status pni_supernet_prune(pnas_supernet *sn, int32_t *pruned);
+/* Removes the candidates whose prune_mark is set, compacting the arenas.
+ * Out of memory leaves the supernet as it was. */
+pnas_status pni_supernet_remove_marked(pnas_supernet *sn, int32_t *removed);
 /* argmax choice per layer, as space op indices. */
 void pni_supernet_argmax(const pnas_supernet *sn, int32_t *choice);
 pnas_status pni_supernet_price(pnas_supernet *sn, pnas_latency_model *model);
