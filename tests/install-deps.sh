@@ -4,7 +4,7 @@
 # Usage: tests/install-deps.sh [EXTRA_PACKAGE...]
 set -eu
 packages="meson ninja-build pkg-config gcc g++ binutils python3
-libblis-openmp-dev libpng-dev libyaml-dev zlib1g-dev
+libblis-openmp-dev libpng-dev libyaml-dev zlib1g-dev libcairo2-dev
 check abigail-tools valgrind doxygen dataset-fashion-mnist $*"
 
 missing=""

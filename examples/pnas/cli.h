@@ -11,6 +11,7 @@
 int cmd_info(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_search(int argc, char **argv);
 
 /* Prints "pnas: error: MESSAGE" to stderr and returns 1. */
 #if defined(__GNUC__)

@@ -96,9 +96,8 @@ static int plot_arch_file(const plot_args *a) {
   double *block_ms = NULL;
   double total_ms = -1.0;
   const int net_config = has_suffix(a->arch, ".config") || has_suffix(a->arch, ".json");
-  const pnas_status st = net_config
-                             ? pnas_arch_import_net_config(ctx, a->arch, 224, 224, &arch)
-                             : pnas_arch_load_yaml(ctx, a->arch, &arch);
+  const pnas_status st = net_config ? pnas_arch_import_net_config(ctx, a->arch, 224, 224, &arch)
+                                    : pnas_arch_load_yaml(ctx, a->arch, &arch);
   if (st != PNAS_OK) {
     status = cli_library_error(ctx);
     goto done;
@@ -140,8 +139,7 @@ int cmd_plot(int argc, char **argv) {
   plot_args a;
   const int parsed = parse_args(argc, argv, &a);
   if (parsed >= 0) return parsed;
-  const int status =
-      a.history != NULL ? plot_search_history(a.history, a.out) : plot_arch_file(&a);
+  const int status = a.history != NULL ? plot_search_history(a.history, a.out) : plot_arch_file(&a);
   /* Give back cairo's font and glyph caches, so that leak checkers see a
    * clean exit. Nothing of cairo's is alive at this point. */
   cairo_debug_reset_static_data();

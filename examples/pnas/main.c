@@ -13,6 +13,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"search", cmd_search, "search an architecture (ProxylessNAS) on Fashion-MNIST"},
     {"info", cmd_info, "MACs, parameters, shapes and latency of an architecture"},
     {"plot", cmd_plot, "draw search.png from history.csv, or arch.png from an architecture"},
     {"config", cmd_config, "print the effective search/train configuration (docs/config.md)"},

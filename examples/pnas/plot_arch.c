@@ -31,16 +31,23 @@
 #define GAP 20.0 /* arrow between two items */
 #define LABEL_FONT 11.0
 
-typedef enum item_kind { ITEM_INPUT, ITEM_CONV, ITEM_MBCONV, ITEM_SKIP, ITEM_POOL, ITEM_FC } item_kind;
+typedef enum item_kind {
+  ITEM_INPUT,
+  ITEM_CONV,
+  ITEM_MBCONV,
+  ITEM_SKIP,
+  ITEM_POOL,
+  ITEM_FC
+} item_kind;
 
 typedef struct item {
   item_kind kind;
-  char name[32];       /* text in the box */
-  char sub[3][32];     /* lines under the box */
-  int kernel, expand;  /* MBConv */
-  double w, slot;      /* box width, and the room the item takes */
-  double x;            /* left of the box */
-  int line;            /* which line of the figure */
+  char name[32];      /* text in the box */
+  char sub[3][32];    /* lines under the box */
+  int kernel, expand; /* MBConv */
+  double w, slot;     /* box width, and the room the item takes */
+  double x;           /* left of the box */
+  int line;           /* which line of the figure */
 } item;
 
 static unsigned kernel_color(int kernel) {
@@ -55,10 +62,14 @@ static double expand_level(int expand) {
 
 static double box_height(const item *it) {
   switch (it->kind) {
-    case ITEM_MBCONV: return 70.0 + 110.0 * expand_level(it->expand);
-    case ITEM_SKIP: return 54.0;
-    case ITEM_INPUT: return 0.0;
-    default: return 96.0;
+    case ITEM_MBCONV:
+      return 70.0 + 110.0 * expand_level(it->expand);
+    case ITEM_SKIP:
+      return 54.0;
+    case ITEM_INPUT:
+      return 0.0;
+    default:
+      return 96.0;
   }
 }
 
@@ -66,8 +77,10 @@ static unsigned box_color(const item *it) {
   switch (it->kind) {
     case ITEM_MBCONV:
       return plot_lighten(kernel_color(it->kernel), 0.5 * (1.0 - expand_level(it->expand)));
-    case ITEM_CONV: return FIXED;
-    default: return POOLING;
+    case ITEM_CONV:
+      return FIXED;
+    default:
+      return POOLING;
   }
 }
 
@@ -154,11 +167,13 @@ static void format_ms(double ms, char *buf, size_t size) {
   }
 }
 
-static void size_label(char *buf, size_t size, int h, int w) { snprintf(buf, size, "%dx%d", h, w); }
+static void size_label(char *buf, size_t size, int h, int w) {
+  snprintf(buf, size, "%dx%d", h, w);
+}
 
 /* The items of the chain. Returns the count, or -1 on a library error. */
-static int build_items(const pnas_arch *arch, const pnas_arch_info *info,
-                       const double *block_ms, item *items, int *identities) {
+static int build_items(const pnas_arch *arch, const pnas_arch_info *info, const double *block_ms,
+                       item *items, int *identities) {
   int n = 0;
   item *it = &items[n++];
   memset(it, 0, sizeof *it);
@@ -479,7 +494,6 @@ int plot_architecture_total(const pnas_arch *arch, const double *block_latency_m
   return plot_canvas_finish(&canvas, png_path);
 }
 
-int plot_architecture(const pnas_arch *arch, const double *block_latency_ms,
-                      const char *png_path) {
+int plot_architecture(const pnas_arch *arch, const double *block_latency_ms, const char *png_path) {
   return plot_architecture_total(arch, block_latency_ms, -1.0, png_path);
 }

@@ -85,9 +85,9 @@ int plot_canvas_finish(plot_canvas *canvas, const char *png_path) {
   st = cairo_surface_write_to_png_stream(canvas->surface, png_write, &sink);
   const int close_failed = fclose(f) != 0;
   if (st != CAIRO_STATUS_SUCCESS || sink.error != 0 || close_failed) {
-    const char *why = sink.error != 0   ? strerror(sink.error)
-                      : close_failed    ? strerror(errno)
-                                        : cairo_status_to_string(st);
+    const char *why = sink.error != 0 ? strerror(sink.error)
+                      : close_failed  ? strerror(errno)
+                                      : cairo_status_to_string(st);
     status = cli_error("cannot write '%s': %s", png_path, why);
     unlink(tmp);
     goto done;
@@ -166,15 +166,12 @@ void plot_text_vertical(cairo_t *cr, double x, double y, double halign, plot_val
 /* matplotlib's viridis (van der Walt and Smith), every 16th of its 256
  * entries and the last; linear interpolation in between. */
 static const double viridis_table[17][3] = {
-    {0.267004, 0.004874, 0.329415}, {0.282327, 0.094955, 0.417331},
-    {0.278826, 0.175490, 0.483397}, {0.258965, 0.251537, 0.524736},
-    {0.229739, 0.322361, 0.545706}, {0.199430, 0.387607, 0.554642},
-    {0.172719, 0.448791, 0.557885}, {0.149039, 0.508051, 0.557250},
-    {0.127568, 0.566949, 0.550556}, {0.120638, 0.625828, 0.533488},
-    {0.157851, 0.683765, 0.501686}, {0.246070, 0.738910, 0.452024},
-    {0.369214, 0.788888, 0.382914}, {0.515992, 0.831158, 0.294279},
-    {0.678489, 0.863742, 0.189503}, {0.845561, 0.887322, 0.099702},
-    {0.993248, 0.906157, 0.143936},
+    {0.267004, 0.004874, 0.329415}, {0.282327, 0.094955, 0.417331}, {0.278826, 0.175490, 0.483397},
+    {0.258965, 0.251537, 0.524736}, {0.229739, 0.322361, 0.545706}, {0.199430, 0.387607, 0.554642},
+    {0.172719, 0.448791, 0.557885}, {0.149039, 0.508051, 0.557250}, {0.127568, 0.566949, 0.550556},
+    {0.120638, 0.625828, 0.533488}, {0.157851, 0.683765, 0.501686}, {0.246070, 0.738910, 0.452024},
+    {0.369214, 0.788888, 0.382914}, {0.515992, 0.831158, 0.294279}, {0.678489, 0.863742, 0.189503},
+    {0.845561, 0.887322, 0.099702}, {0.993248, 0.906157, 0.143936},
 };
 
 void plot_viridis(double t, double rgb[3]) {
@@ -370,9 +367,8 @@ void plot_series(cairo_t *cr, const plot_axes *a, const double *x, const double 
 
 /* ---- legend ------------------------------------------------------------- */
 
-void plot_legend(cairo_t *cr, const plot_axes *a, const plot_legend_entry *entries,
-                 int nentries, const double *const *xs, const double *const *ys, int nseries,
-                 int n) {
+void plot_legend(cairo_t *cr, const plot_axes *a, const plot_legend_entry *entries, int nentries,
+                 const double *const *xs, const double *const *ys, int nseries, int n) {
   const double pad = 8.0, sample = 28.0, gap = 7.0, row = 19.0, inset = 8.0;
   cairo_save(cr);
   plot_font(cr, 12.0, 0);

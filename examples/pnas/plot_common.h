@@ -69,10 +69,10 @@ void plot_viridis(double t, double rgb[3]);
 /* Tick values lo, lo + step, ..., hi with step 1, 2 or 5 times a power of
  * ten, covering [min, max] with about target intervals. */
 typedef struct plot_ticks {
-  double lo, hi;  /* the axis limits */
+  double lo, hi; /* the axis limits */
   double step;
-  double first;   /* the first tick (lo, unless the limits are tight) */
-  int count;      /* number of ticks */
+  double first; /* the first tick (lo, unless the limits are tight) */
+  int count;    /* number of ticks */
   int decimals; /* digits after the point that the labels need */
 } plot_ticks;
 
@@ -118,8 +118,7 @@ typedef struct plot_legend_entry {
 
 /* Draws a boxed legend in the corner of the frame that covers the fewest
  * of the n data points (xs[k][i], ys[k][i]) of the nseries series. */
-void plot_legend(cairo_t *cr, const plot_axes *axes, const plot_legend_entry *entries,
-                 int nentries, const double *const *xs, const double *const *ys, int nseries,
-                 int n);
+void plot_legend(cairo_t *cr, const plot_axes *axes, const plot_legend_entry *entries, int nentries,
+                 const double *const *xs, const double *const *ys, int nseries, int n);
 
 #endif /* PNAS_PLOT_COMMON_H */

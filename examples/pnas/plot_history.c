@@ -23,17 +23,18 @@ enum {
   COL_LATENCY,
   COL_LR,
   COL_SECONDS,
-  COL_STANDARD,     /* number of standard columns */
-  COL_PROB = 1000,  /* a p<layer>_<op> column */
+  COL_STANDARD,    /* number of standard columns */
+  COL_PROB = 1000, /* a p<layer>_<op> column */
 };
 
 static const char *const standard_names[COL_STANDARD] = {
-    "epoch", "phase", "train_loss", "train_acc", "arch_loss",
-    "val_acc", "expected_latency_ms", "lr", "seconds",
+    "epoch", "phase",   "train_loss", "train_acc", "arch_loss", "val_acc", "expected_latency_ms",
+    "lr",    "seconds",
 };
 
-#define EXPECTED_HEADER \
-  "epoch,phase,train_loss,train_acc,arch_loss,val_acc,expected_latency_ms,lr,seconds,p<layer>_<op>..."
+#define EXPECTED_HEADER                                                                          \
+  "epoch,phase,train_loss,train_acc,arch_loss,val_acc,expected_latency_ms,lr,seconds,p<layer>_<" \
+  "op>..."
 
 /* A field of a line: [begin, begin + len). */
 typedef struct field {
@@ -46,9 +47,9 @@ typedef struct reader {
   char *text;
   size_t size;
   int ncols;
-  int *kind;      /* per column: COL_* */
-  int *prob_of;   /* per column: index among the p columns, or -1 */
-  field *fields;  /* PLOT_HISTORY_MAX_COLUMNS + 1 */
+  int *kind;     /* per column: COL_* */
+  int *prob_of;  /* per column: index among the p columns, or -1 */
+  field *fields; /* PLOT_HISTORY_MAX_COLUMNS + 1 */
 } reader;
 
 void plot_history_free(plot_history *h) {
@@ -183,8 +184,8 @@ static int parse_prob_name(field f, int *layer) {
 
 static int alloc_columns(plot_history *h, int rows, int probs) {
   const size_t n = rows > 0 ? (size_t)rows : 1;
-  double **cols[] = {&h->epoch, &h->train_loss, &h->train_acc, &h->arch_loss,
-                     &h->val_acc, &h->latency_ms, &h->lr, &h->seconds};
+  double **cols[] = {&h->epoch,   &h->train_loss, &h->train_acc, &h->arch_loss,
+                     &h->val_acc, &h->latency_ms, &h->lr,        &h->seconds};
   for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
     *cols[i] = malloc(n * sizeof(double));
     if (*cols[i] == NULL) return 0;
@@ -281,8 +282,8 @@ static int parse_number(const reader *r, int lineno, int col, field f, int allow
       *out = NAN;
       return 0;
     }
-    return cli_error("%s:%d: column '%s': expected a number, got an empty value", r->path,
-                     lineno, standard_names[col]);
+    return cli_error("%s:%d: column '%s': expected a number, got an empty value", r->path, lineno,
+                     standard_names[col]);
   }
   if (f.len >= sizeof num) {
     return cli_error("%s:%d: column '%s': expected a number, got '%s'", r->path, lineno,
@@ -312,8 +313,7 @@ static int check_range(const reader *r, int lineno, int col, double v, double lo
                    standard_names[col], lo, hi, v);
 }
 
-static int read_row(reader *r, plot_history *h, int row, int lineno, const char *line,
-                    size_t len) {
+static int read_row(reader *r, plot_history *h, int row, int lineno, const char *line, size_t len) {
   char buf[64];
   const int n = split(r, line, len);
   if (n != r->ncols) {
@@ -328,8 +328,7 @@ static int read_row(reader *r, plot_history *h, int row, int lineno, const char 
     const field f = r->fields[c];
     const int kind = r->kind[c];
     if (f.len > 0 && f.begin[0] == '"') {
-      return cli_error("%s:%d: column %d: quoted fields are not supported", r->path, lineno,
-                       c + 1);
+      return cli_error("%s:%d: column %d: quoted fields are not supported", r->path, lineno, c + 1);
     }
     double v = 0.0;
     switch (kind) {
@@ -394,8 +393,9 @@ static int read_row(reader *r, plot_history *h, int row, int lineno, const char 
       default: {
         const int allow_empty = kind == COL_ARCH_LOSS || kind == COL_VAL_ACC;
         if (parse_number(r, lineno, kind, f, allow_empty, &v) != 0) return 1;
-        double *dst[COL_STANDARD] = {NULL, NULL, h->train_loss, h->train_acc, h->arch_loss,
-                                     h->val_acc, h->latency_ms, h->lr, h->seconds};
+        double *dst[COL_STANDARD] = {NULL,          NULL,         h->train_loss,
+                                     h->train_acc,  h->arch_loss, h->val_acc,
+                                     h->latency_ms, h->lr,        h->seconds};
         if (kind == COL_TRAIN_ACC || kind == COL_VAL_ACC) {
           if (check_range(r, lineno, kind, v, 0.0, 1.0) != 0) return 1;
         } else if (kind == COL_LATENCY || kind == COL_LR || kind == COL_SECONDS) {
@@ -428,7 +428,7 @@ int plot_history_read(const char *path, plot_history *history) {
   memset(&h, 0, sizeof h);
   memset(history, 0, sizeof *history);
   int status = read_file(&r);
-  if (status != 0) return status;
+  if (status != 0 || r.text == NULL) return 1;
   r.fields = malloc((PLOT_HISTORY_MAX_COLUMNS + 1) * sizeof(field));
   if (r.fields == NULL) {
     status = cli_error("%s: out of memory", path);

@@ -36,8 +36,7 @@ static void draw_warmup(cairo_t *cr, const plot_axes *a, const plot_history *h) 
   int last = -1;
   for (int i = 0; i < h->rows && h->warmup[i]; i++) last = i;
   if (last < 0) return;
-  const double edge =
-      last + 1 < h->rows ? (h->epoch[last] + h->epoch[last + 1]) / 2.0 : a->xt.hi;
+  const double edge = last + 1 < h->rows ? (h->epoch[last] + h->epoch[last + 1]) / 2.0 : a->xt.hi;
   double x1 = plot_px(a, edge);
   if (x1 > a->x + a->w) x1 = a->x + a->w;
   if (x1 <= a->x) return;
@@ -58,8 +57,7 @@ static void draw_warmup(cairo_t *cr, const plot_axes *a, const plot_history *h) 
 }
 
 /* Min and max of the finite values of up to two series (NULL: absent). */
-static int range_of(const double *a, const double *b, int n, double scale, double *lo,
-                    double *hi) {
+static int range_of(const double *a, const double *b, int n, double scale, double *lo, double *hi) {
   int any = 0;
   *lo = INFINITY;
   *hi = -INFINITY;
@@ -146,13 +144,31 @@ static void draw_panel(cairo_t *cr, const plot_history *h, const panel *p, doubl
 }
 
 /* Row order of the heat map: by layer, then as in the file. */
-static const plot_history *sort_history;
+typedef struct row_key {
+  int layer, column;
+} row_key;
 
 static int by_layer(const void *pa, const void *pb) {
-  const int a = *(const int *)pa, b = *(const int *)pb;
-  const int la = sort_history->prob_layer[a], lb = sort_history->prob_layer[b];
-  if (la != lb) return la < lb ? -1 : 1;
-  return (a > b) - (a < b);
+  const row_key *a = pa, *b = pb;
+  if (a->layer != b->layer) return a->layer < b->layer ? -1 : 1;
+  return (a->column > b->column) - (a->column < b->column);
+}
+
+/* order[r]: the p column shown in row r. Returns NULL when out of memory. */
+static int *row_order(const plot_history *h) {
+  const size_t n = h->probs > 0 ? (size_t)h->probs : 1;
+  int *order = malloc(n * sizeof *order);
+  row_key *keys = malloc(n * sizeof *keys);
+  if (order == NULL || keys == NULL) {
+    free(order);
+    free(keys);
+    return NULL;
+  }
+  for (int i = 0; i < h->probs; i++) keys[i] = (row_key){h->prob_layer[i], i};
+  qsort(keys, (size_t)h->probs, sizeof *keys, by_layer);
+  for (int i = 0; i < h->probs; i++) order[i] = keys[i].column;
+  free(keys);
+  return order;
 }
 
 /* "mbconv5x5_e6" -> "MB6 5x5"; other names as they are. */
@@ -207,8 +223,7 @@ static void draw_colorbar(cairo_t *cr, double x, double y, double w, double hgt)
     plot_text(cr, x + w + 9.0, ty, PLOT_LEFT, PLOT_MIDDLE, label);
   }
   plot_font(cr, 13.0, 0);
-  plot_text_vertical(cr, x + w + 52.0, y + hgt / 2.0, PLOT_CENTER, PLOT_BASELINE,
-                     "probability");
+  plot_text_vertical(cr, x + w + 52.0, y + hgt / 2.0, PLOT_CENTER, PLOT_BASELINE, "probability");
 }
 
 static void draw_heatmap(cairo_t *cr, const plot_history *h, const int *order, double top,
@@ -398,8 +413,8 @@ static void draw_title(cairo_t *cr, const plot_history *h, const char *csv, doub
   plot_text(cr, MARGIN, 38.0, PLOT_LEFT, PLOT_BASELINE, text);
   format_duration(seconds, dur, sizeof dur);
   const int last = h->rows - 1;
-  int pos = snprintf(text, sizeof text, "%d epoch%s (%d warm-up, %d search)  \xc2\xb7  %s",
-                     h->rows, h->rows == 1 ? "" : "s", warm, h->rows - warm, dur);
+  int pos = snprintf(text, sizeof text, "%d epoch%s (%d warm-up, %d search)  \xc2\xb7  %s", h->rows,
+                     h->rows == 1 ? "" : "s", warm, h->rows - warm, dur);
   if (pos > 0 && (size_t)pos < sizeof text && isfinite(h->latency_ms[last])) {
     pos += snprintf(text + pos, sizeof text - (size_t)pos,
                     "  \xc2\xb7  final expected latency %.3g ms", h->latency_ms[last]);
@@ -417,15 +432,11 @@ static void draw_title(cairo_t *cr, const plot_history *h, const char *csv, doub
 int plot_search_history(const char *history_csv, const char *png_path) {
   plot_history h;
   if (plot_history_read(history_csv, &h) != 0) return 1;
-  int *order = malloc((size_t)(h.probs > 0 ? h.probs : 1) * sizeof(int));
+  int *order = row_order(&h);
   if (order == NULL) {
     plot_history_free(&h);
     return cli_error("cannot draw '%s': out of memory", png_path);
   }
-  for (int i = 0; i < h.probs; i++) order[i] = i;
-  sort_history = &h;
-  qsort(order, (size_t)h.probs, sizeof(int), by_layer);
-  sort_history = NULL;
 
   const int layers = h.probs > 0 ? count_layers(&h, order) : 0;
   double height = PLOT_SEARCH_HEIGHT;
@@ -448,12 +459,33 @@ int plot_search_history(const char *history_csv, const char *png_path) {
   const double left_pad = 72.0, right_pad = 30.0;
   const int markers = h.rows <= 40;
   const panel panels[3] = {
-      {"(a) Loss", "cross-entropy", {h.train_loss, h.arch_loss},
-       {"train (weight steps)", "arch (held-out)"}, {BLUE, ORANGE}, {0, 0}, 2, 1.0, 0.0},
-      {"(b) Accuracy", "accuracy (%)", {h.train_acc, h.val_acc},
-       {"train", "validation (held-out)"}, {BLUE, ORANGE}, {0, 0}, 2, 100.0, 100.0},
-      {"(c) Expected latency", "latency (ms)", {h.latency_ms, NULL},
-       {"E[latency] under softmax(\xce\xb1)", NULL}, {GREEN, 0}, {0, 0}, 1, 1.0, 0.0},
+      {"(a) Loss",
+       "cross-entropy",
+       {h.train_loss, h.arch_loss},
+       {"train (weight steps)", "arch (held-out)"},
+       {BLUE, ORANGE},
+       {0, 0},
+       2,
+       1.0,
+       0.0},
+      {"(b) Accuracy",
+       "accuracy (%)",
+       {h.train_acc, h.val_acc},
+       {"train", "validation (held-out)"},
+       {BLUE, ORANGE},
+       {0, 0},
+       2,
+       100.0,
+       100.0},
+      {"(c) Expected latency",
+       "latency (ms)",
+       {h.latency_ms, NULL},
+       {"E[latency] under softmax(\xce\xb1)", NULL},
+       {GREEN, 0},
+       {0, 0},
+       1,
+       1.0,
+       0.0},
   };
   for (int k = 0; k < 3; k++) {
     const double x0 = MARGIN - 30.0 + k * slot + left_pad;

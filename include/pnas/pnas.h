@@ -1820,7 +1820,11 @@ PNAS_API pnas_status pnas_supernet_active_path(pnas_supernet *supernet, int32_t 
  * @param supernet The supernet.
  * @param images batch x H x W x C floats.
  * @param batch 1 <= batch <= max_batch.
- * @param training Non-zero: batch statistics (needed before backward).
+ * @param training 0: evaluation mode (running BN statistics); 1: training
+ *        mode (batch statistics, running statistics updated; needed before
+ *        pnas_supernet_backward()); 2: batch statistics without touching the
+ *        running ones, the usual way to evaluate one path of a supernet,
+ *        whose running statistics mix every path's.
  * @param out_logits batch x classes floats (out).
  * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
  */

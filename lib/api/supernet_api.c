@@ -572,10 +572,17 @@ PNAS_API pnas_status pnas_supernet_forward(pnas_supernet *sn, const float *image
   if (out_logits == NULL) {
     return pni_fail(sn->ctx, PNAS_ERR_INVALID_ARGUMENT, "pnas_supernet_forward: out_logits is NULL");
   }
+  if (training < 0 || training > 2) {
+    return pni_fail(sn->ctx, PNAS_ERR_INVALID_ARGUMENT,
+                    "pnas_supernet_forward: training is %d; it must be 0, 1 or 2", (int)training);
+  }
   for (int32_t l = 0; l < sn->layer_count; l++) sn->layers[l].other = -1;
+  const float momentum = sn->arena.bn_momentum;
+  if (training == 2) sn->arena.bn_momentum = 0.0f; /* batch statistics, running ones kept */
   pni_supernet_forward(sn, images, batch, training != 0, 0);
+  sn->arena.bn_momentum = momentum;
   memcpy(out_logits, sn->logits, sizeof(float) * (size_t)batch * (size_t)sn->classes);
-  sn->training_forward_done = training ? batch : 0;
+  sn->training_forward_done = training == 1 ? batch : 0;
   return PNAS_OK;
 }
 
