@@ -12,6 +12,9 @@ int cmd_info(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 
 /* Prints "pnas: error: MESSAGE" to stderr and returns 1. */
 #if defined(__GNUC__)

@@ -17,6 +17,9 @@ static const command commands[] = {
     {"info", cmd_info, "MACs, parameters, shapes and latency of an architecture"},
     {"plot", cmd_plot, "draw search.png from history.csv, or arch.png from an architecture"},
     {"config", cmd_config, "print the effective search/train configuration (docs/config.md)"},
+    {"train", cmd_train, "retrain an architecture (or a search checkpoint's) on Fashion-MNIST"},
+    {"eval", cmd_eval, "test accuracy, measured and predicted latency of a trained network"},
+    {"profile", cmd_profile, "measure a latency table of a search space on this machine"},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

@@ -549,6 +549,45 @@ START_TEST(reinforce_moves_alpha_towards_cheap_ops) {
 }
 END_TEST
 
+START_TEST(official_table_prices_the_paper_space) {
+  /* mobile_trim.yaml (the official mobile latency table) covers every
+   * candidate of the paper's ImageNet space, and E[LAT] lies between the
+   * cheapest and the dearest architecture. */
+  pnas_context *ctx = make_context(1);
+  pnas_space *space = NULL;
+  ck_assert_int_eq(pnas_space_create_default(ctx, &space), PNAS_OK);
+  pnas_supernet_options o;
+  pnas_supernet_options_init(&o);
+  o.max_batch = 1;
+  pnas_supernet *sn = NULL;
+  ck_assert_int_eq(pnas_supernet_create(ctx, space, &o, &sn), PNAS_OK);
+  char path[1024];
+  snprintf(path, sizeof path, "%s/proxylessnas/mobile_trim.yaml", getenv("PNAS_TEST_DATA"));
+  pnas_latency_model *model = NULL;
+  ck_assert_int_eq(pnas_latency_model_load_table(ctx, path, &model), PNAS_OK);
+  ck_assert_msg(pnas_supernet_set_latency_model(sn, model) == PNAS_OK, "%s",
+                pnas_context_last_error(ctx));
+  double e = 0.0, lo = sn->fixed_latency_ms, hi = sn->fixed_latency_ms;
+  ck_assert_int_eq(pnas_supernet_expected_latency(sn, &e), PNAS_OK);
+  ck_assert_int_eq(sn->layer_count, 21);
+  for (int32_t l = 0; l < sn->layer_count; l++) {
+    double mn = 1e30, mx = 0.0;
+    for (int32_t j = 0; j < sn->layers[l].count; j++) {
+      mn = fmin(mn, sn->layers[l].cand[j].latency_ms);
+      mx = fmax(mx, sn->layers[l].cand[j].latency_ms);
+    }
+    lo += mn;
+    hi += mx;
+  }
+  ck_assert(lo < e && e < hi);
+  ck_assert(e > 50.0 && e < 200.0); /* tens of ms on the phone the table was measured on */
+  pnas_latency_model_destroy(model);
+  pnas_supernet_destroy(sn);
+  pnas_space_destroy(space);
+  pnas_context_destroy(ctx);
+}
+END_TEST
+
 Suite *pnas_test_suite(void) {
   Suite *s = suite_create("supernet");
   TCase *tc = tcase_create("search-maths");
@@ -564,6 +603,7 @@ Suite *pnas_test_suite(void) {
   tcase_add_test(tc, pruning_removes_weak_paths_and_keeps_working);
   tcase_add_test(tc, same_seed_and_threads_are_bitwise_identical);
   tcase_add_test(tc, reinforce_moves_alpha_towards_cheap_ops);
+  tcase_add_test(tc, official_table_prices_the_paper_space);
   suite_add_tcase(s, tc);
   return s;
 }
