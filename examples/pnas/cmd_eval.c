@@ -2,7 +2,6 @@
 /* `pnas eval`: the test accuracy of a trained network (pnas train's
  * model.pnas), its measured inference latency at batch 1 and 64, and the
  * latency a latency model predicts for its architecture. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,9 +137,7 @@ static int run_eval(eval_run *r) {
   pnas_net_options no;
   pnas_net_options_init(&no);
   no.max_batch = EVAL_MAX_BATCH;
-  if (pnas_net_load(r->ctx, r->model_file, &no, &r->net) != PNAS_OK) {
-    return cli_error("%s: %s", r->model_file, pnas_context_last_error(r->ctx));
-  }
+  if (pnas_net_load(r->ctx, r->model_file, &no, &r->net) != PNAS_OK) return lib_fail(r);
   if (pnas_net_get_arch(r->net, &r->arch) != PNAS_OK) return lib_fail(r);
   pnas_arch_info ai;
   pnas_arch_info_init(&ai);
@@ -171,9 +168,7 @@ static int run_eval(eval_run *r) {
   bo.mean[0] = bo.mean[1] = bo.mean[2] = (float)r->cfg.data.mean;
   bo.std[0] = bo.std[1] = bo.std[2] = (float)r->cfg.data.std;
   pnas_step_stats ev = {.struct_size = sizeof ev};
-  if (pnas_net_evaluate(r->net, r->test, &bo, &ev) != PNAS_OK) {
-    return cli_error("%s: %s", r->model_file, pnas_context_last_error(r->ctx));
-  }
+  if (pnas_net_evaluate(r->net, r->test, &bo, &ev) != PNAS_OK) return lib_fail(r);
   double b1 = 0.0, b64 = 0.0;
   if (timing_inputs(r, &ai) != 0 || time_infer(r, 1, &b1) != 0 ||
       time_infer(r, EVAL_MAX_BATCH, &b64) != 0) {

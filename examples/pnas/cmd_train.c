@@ -123,6 +123,7 @@ static int train_loop(train_run *r, double *test_acc) {
   const int64_t total = steps_per_epoch * t->epochs;
   run_progress progress;
   run_progress_init(&progress, r->quiet, t->epochs, steps_per_epoch);
+  progress.validation = "test";
   int64_t step = 0;
   for (int epoch = 1; epoch <= t->epochs; epoch++) {
     double loss = 0.0, acc = 0.0;

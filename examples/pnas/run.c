@@ -20,6 +20,7 @@ void run_progress_init(run_progress *p, int quiet, int total_epochs, int64_t ste
   p->images_per_s = 0.0;
   p->images_since = 0;
   p->steps_done = 0;
+  p->validation = "held-out";
 }
 
 static void format_duration(double s, char *buf, size_t cap) {
@@ -67,8 +68,8 @@ double run_progress_epoch_seconds(run_progress *p) {
 void run_progress_epoch_end(run_progress *p, int epoch, double loss, double accuracy,
                             double val_accuracy) {
   if (p->quiet) return;
-  printf("%sepoch %d/%d: train loss %.4f acc %.4f, held-out acc %.4f (%.0f s elapsed)\n",
-         p->tty ? "\r\033[K" : "", epoch, p->total_epochs, loss, accuracy, val_accuracy,
-         run_now() - p->started);
+  printf("%sepoch %d/%d: train loss %.4f acc %.4f, %s acc %.4f (%.0f s elapsed)\n",
+         p->tty ? "\r\033[K" : "", epoch, p->total_epochs, loss, accuracy, p->validation,
+         val_accuracy, run_now() - p->started);
   fflush(stdout);
 }

@@ -15,6 +15,7 @@ typedef struct run_progress {
   double since;
   int64_t steps_done;
   double started;
+  const char *validation; /* what the epoch line's second accuracy is: "held-out" (default) or "test" */
 } run_progress;
 
 void run_progress_init(run_progress *p, int quiet, int total_epochs, int64_t steps_per_epoch);
