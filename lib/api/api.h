@@ -3,6 +3,8 @@
 #ifndef PNI_API_API_H
 #define PNI_API_API_H
 
+#include <string.h>
+
 #include "core/context.h"
 
 /* 1 if ctx points at a live context. A NULL, destroyed or foreign pointer
@@ -15,6 +17,33 @@ static inline int pni_context_is_live(const pnas_context *ctx) {
 /* Status for a context argument that failed pni_context_is_live(). */
 static inline pnas_status pni_context_check_status(const pnas_context *ctx) {
   return ctx == NULL ? PNAS_ERR_INVALID_ARGUMENT : PNAS_ERR_WRONG_HANDLE;
+}
+
+/* Option and info structs grow at their end; the caller's struct_size says
+ * which version it was compiled with. These three copies are the whole
+ * protocol. */
+
+/* Ours -> the caller's struct of struct_size bytes: what both know, zeros
+ * for members only the caller knows (a newer header), struct_size kept. */
+static inline void pni_struct_export(void *dst, const void *src, size_t ours, size_t struct_size) {
+  memcpy(dst, src, struct_size < ours ? struct_size : ours);
+  if (struct_size > ours) memset((unsigned char *)dst + ours, 0, struct_size - ours);
+  memcpy(dst, &struct_size, sizeof struct_size);
+}
+
+/* The caller's struct of struct_size bytes -> a zeroed one of ours. */
+static inline void pni_struct_import(void *dst, const void *src, size_t ours, size_t struct_size) {
+  memset(dst, 0, ours);
+  memcpy(dst, src, struct_size < ours ? struct_size : ours);
+}
+
+/* The caller's struct (its own struct_size first) over ours, which holds the
+ * defaults: members the caller does not know keep their defaults. */
+static inline void pni_struct_import_over(void *dst, size_t ours, const void *src) {
+  size_t n;
+  memcpy(&n, src, sizeof n);
+  memcpy(dst, src, n < ours ? n : ours);
+  memcpy(dst, &ours, sizeof ours);
 }
 
 #endif /* PNI_API_API_H */

@@ -13,21 +13,6 @@
 #define ARCH_INFO_V1_SIZE (offsetof(pnas_arch_info, params) + sizeof(int64_t))
 #define BLOCK_INFO_V1_SIZE (offsetof(pnas_block_info, params) + sizeof(int64_t))
 
-/* Copies ours into the caller's struct of struct_size bytes: what both know,
- * zeros for members only the caller knows (a newer header), and the
- * caller's struct_size kept. */
-static void copy_out(void *dst, const void *src, size_t ours, size_t struct_size) {
-  memcpy(dst, src, struct_size < ours ? struct_size : ours);
-  if (struct_size > ours) memset((unsigned char *)dst + ours, 0, struct_size - ours);
-  memcpy(dst, &struct_size, sizeof struct_size);
-}
-
-/* Copies the caller's struct (struct_size bytes) into a zeroed one of ours. */
-static void copy_in(void *dst, const void *src, size_t ours, size_t struct_size) {
-  memset(dst, 0, ours);
-  memcpy(dst, src, struct_size < ours ? struct_size : ours);
-}
-
 static pnas_status arch_check(const pnas_arch *arch) {
   if (arch == NULL) return PNAS_ERR_INVALID_ARGUMENT;
   if (arch->tag != PNI_TAG_ARCH || !pni_context_is_live(arch->ctx)) {
@@ -49,7 +34,7 @@ PNAS_API pnas_status pnas_arch_info_init_sized(pnas_arch_info *info, size_t stru
   d.stem_stride = 1;
   d.head_channels = 256;
   d.dropout = 0.0f;
-  copy_out(info, &d, sizeof d, struct_size);
+  pni_struct_export(info, &d, sizeof d, struct_size);
   return PNAS_OK;
 }
 
@@ -61,7 +46,7 @@ PNAS_API pnas_status pnas_block_info_init_sized(pnas_block_info *info, size_t st
   d.kernel = 3;
   d.expand = 1;
   d.stride = 1;
-  copy_out(info, &d, sizeof d, struct_size);
+  pni_struct_export(info, &d, sizeof d, struct_size);
   return PNAS_OK;
 }
 
@@ -79,7 +64,7 @@ PNAS_API pnas_status pnas_arch_create(pnas_context *context, const pnas_arch_inf
                     info->struct_size);
   }
   pnas_arch_info in;
-  copy_in(&in, info, sizeof in, info->struct_size);
+  pni_struct_import(&in, info, sizeof in, info->struct_size);
   pnas_arch *arch = NULL;
   const pnas_status st = pni_arch_create(context, &in, &arch);
   if (st != PNAS_OK) return st;
@@ -100,7 +85,7 @@ PNAS_API pnas_status pnas_arch_append_block(pnas_arch *arch, const pnas_block_in
                     block->struct_size);
   }
   pnas_block_info b;
-  copy_in(&b, block, sizeof b, block->struct_size);
+  pni_struct_import(&b, block, sizeof b, block->struct_size);
   return pni_arch_append(arch, &b);
 }
 
@@ -185,7 +170,7 @@ PNAS_API pnas_status pnas_arch_get_info(const pnas_arch *arch, pnas_arch_info *o
                     "sizeof(pnas_arch_info)",
                     out_info->struct_size);
   }
-  copy_out(out_info, &arch->info, sizeof arch->info, out_info->struct_size);
+  pni_struct_export(out_info, &arch->info, sizeof arch->info, out_info->struct_size);
   return PNAS_OK;
 }
 
@@ -225,7 +210,7 @@ PNAS_API pnas_status pnas_arch_get_block(const pnas_arch *arch, int32_t index,
   info.out_width = b->out_width;
   info.macs = b->macs;
   info.params = b->params;
-  copy_out(out_block, &info, sizeof info, out_block->struct_size);
+  pni_struct_export(out_block, &info, sizeof info, out_block->struct_size);
   return PNAS_OK;
 }
 

@@ -19,14 +19,6 @@ static pnas_status net_check_status(const pnas_net *net) {
   return net == NULL ? PNAS_ERR_INVALID_ARGUMENT : PNAS_ERR_WRONG_HANDLE;
 }
 
-/* Copies the caller's prefix of an options struct over the defaults. */
-static void copy_options(void *dst, size_t dst_size, const void *src) {
-  size_t n;
-  memcpy(&n, src, sizeof n);
-  memcpy(dst, src, n < dst_size ? n : dst_size);
-  memcpy(dst, &dst_size, sizeof dst_size);
-}
-
 PNAS_API pnas_status pnas_net_options_init_sized(pnas_net_options *options, size_t struct_size) {
   if (options == NULL || struct_size < sizeof(size_t) + sizeof(int32_t)) {
     return PNAS_ERR_INVALID_ARGUMENT;
@@ -72,7 +64,7 @@ static pnas_status resolve_net_options(pnas_context *ctx, const pnas_net_options
                     "pnas_net_options_init()",
                     in->struct_size);
   }
-  copy_options(out, sizeof *out, in);
+  pni_struct_import_over(out, sizeof *out, in);
   if (out->max_batch < 1 || out->max_batch > MAX_BATCH_LIMIT) {
     return pni_fail(ctx, PNAS_ERR_INVALID_ARGUMENT,
                     "pnas_net_options.max_batch is %d; it must be between 1 and %d",
@@ -131,7 +123,7 @@ PNAS_API pnas_status pnas_net_set_sgd(pnas_net *net, const pnas_sgd_options *opt
   }
   pnas_sgd_options o;
   pnas_sgd_options_init(&o);
-  copy_options(&o, sizeof o, options);
+  pni_struct_import_over(&o, sizeof o, options);
   const struct {
     const char *name;
     float value, lo, hi;

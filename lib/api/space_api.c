@@ -13,21 +13,6 @@
 #define SPACE_INFO_V1_SIZE (offsetof(pnas_space_info, layers) + sizeof(int32_t))
 #define BLOCK_INFO_V1_SIZE (offsetof(pnas_block_info, params) + sizeof(int64_t))
 
-/* Copies ours into the caller's struct of struct_size bytes: what both know,
- * zeros for members only the caller knows (a newer header), and the
- * caller's struct_size kept. */
-static void copy_out(void *dst, const void *src, size_t ours, size_t struct_size) {
-  memcpy(dst, src, struct_size < ours ? struct_size : ours);
-  if (struct_size > ours) memset((unsigned char *)dst + ours, 0, struct_size - ours);
-  memcpy(dst, &struct_size, sizeof struct_size);
-}
-
-/* Copies the caller's struct (struct_size bytes) into a zeroed one of ours. */
-static void copy_in(void *dst, const void *src, size_t ours, size_t struct_size) {
-  memset(dst, 0, ours);
-  memcpy(dst, src, struct_size < ours ? struct_size : ours);
-}
-
 static pnas_status space_check(const pnas_space *space) {
   if (space == NULL) return PNAS_ERR_INVALID_ARGUMENT;
   if (space->tag != PNI_TAG_SPACE || !pni_context_is_live(space->ctx)) {
@@ -40,7 +25,7 @@ PNAS_API pnas_status pnas_space_info_init_sized(pnas_space_info *info, size_t st
   if (info == NULL || struct_size < SPACE_INFO_V1_SIZE) return PNAS_ERR_INVALID_ARGUMENT;
   pnas_space_info d;
   pni_space_default_info(&d);
-  copy_out(info, &d, sizeof d, struct_size);
+  pni_struct_export(info, &d, sizeof d, struct_size);
   return PNAS_OK;
 }
 
@@ -58,7 +43,7 @@ PNAS_API pnas_status pnas_space_create(pnas_context *context, const pnas_space_i
                     info->struct_size);
   }
   pnas_space_info in;
-  copy_in(&in, info, sizeof in, info->struct_size);
+  pni_struct_import(&in, info, sizeof in, info->struct_size);
   pnas_space *space = NULL;
   const pnas_status st = pni_space_create(context, &in, &space);
   if (st != PNAS_OK) return st;
@@ -136,7 +121,7 @@ PNAS_API pnas_status pnas_space_get_info(const pnas_space *space, pnas_space_inf
                     "sizeof(pnas_space_info)",
                     out_info->struct_size);
   }
-  copy_out(out_info, &space->info, sizeof space->info, out_info->struct_size);
+  pni_struct_export(out_info, &space->info, sizeof space->info, out_info->struct_size);
   return PNAS_OK;
 }
 
@@ -183,7 +168,7 @@ PNAS_API pnas_status pnas_space_get_layer(const pnas_space *space, int32_t layer
   info.out_width = b->out_width;
   info.macs = 0;
   info.params = 0;
-  copy_out(out_block, &info, sizeof info, out_block->struct_size);
+  pni_struct_export(out_block, &info, sizeof info, out_block->struct_size);
   if (out_ops != NULL) {
     const int32_t n = l->op_count < ops_capacity ? l->op_count : ops_capacity;
     if (n > 0) memcpy(out_ops, l->ops, (size_t)n * sizeof *out_ops);

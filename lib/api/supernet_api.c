@@ -20,20 +20,6 @@ static pnas_status dead(const pnas_supernet *sn) {
   return sn == NULL ? PNAS_ERR_INVALID_ARGUMENT : PNAS_ERR_WRONG_HANDLE;
 }
 
-/* Copies the caller's prefix of an options struct over the defaults. */
-static void copy_prefix(void *dst, size_t dst_size, const void *src) {
-  size_t n;
-  memcpy(&n, src, sizeof n);
-  memcpy(dst, src, n < dst_size ? n : dst_size);
-  memcpy(dst, &dst_size, sizeof dst_size);
-}
-
-static void init_prefix(void *dst, size_t caller_size, const void *defaults, size_t size) {
-  if (caller_size > size) memset((char *)dst + size, 0, caller_size - size);
-  memcpy(dst, defaults, caller_size < size ? caller_size : size);
-  memcpy(dst, &caller_size, sizeof caller_size);
-}
-
 PNAS_API pnas_status pnas_supernet_options_init_sized(pnas_supernet_options *options,
                                                       size_t struct_size) {
   if (options == NULL || struct_size < offsetof(pnas_supernet_options, max_batch) + 4) {
@@ -45,7 +31,7 @@ PNAS_API pnas_status pnas_supernet_options_init_sized(pnas_supernet_options *opt
   d.bn_momentum = 0.1f;
   d.bn_eps = 1e-3f;
   d.alpha_init_std = 1e-3f;
-  init_prefix(options, struct_size, &d, sizeof d);
+  pni_struct_export(options, &d, sizeof d, struct_size);
   return PNAS_OK;
 }
 
@@ -72,7 +58,7 @@ PNAS_API pnas_status pnas_search_options_init_sized(pnas_search_options *options
   d.rl_baseline_decay = 0.99f;
   d.prune_threshold = 0.0f;
   d.prune_patience = 100;
-  init_prefix(options, struct_size, &d, sizeof d);
+  pni_struct_export(options, &d, sizeof d, struct_size);
   return PNAS_OK;
 }
 
@@ -101,7 +87,7 @@ PNAS_API pnas_status pnas_supernet_create(pnas_context *ctx, const pnas_space *s
                       "pnas_supernet_options_init()",
                       options->struct_size);
     }
-    copy_prefix(&o, sizeof o, options);
+    pni_struct_import_over(&o, sizeof o, options);
   }
   if (o.max_batch < 1 || o.max_batch > MAX_BATCH_LIMIT) {
     return pni_fail(ctx, PNAS_ERR_INVALID_ARGUMENT,
@@ -161,7 +147,7 @@ PNAS_API pnas_status pnas_supernet_set_sgd(pnas_supernet *sn, const pnas_sgd_opt
                     "pnas_sgd_options_init()",
                     options->struct_size);
   }
-  copy_prefix(&o, sizeof o, options);
+  pni_struct_import_over(&o, sizeof o, options);
   if (!(o.lr >= 0.0f && isfinite(o.lr)) || !(o.momentum >= 0.0f && o.momentum <= 1.0f) ||
       !(o.weight_decay >= 0.0f && o.weight_decay <= 1.0f) ||
       !(o.label_smoothing >= 0.0f && o.label_smoothing <= 1.0f)) {
@@ -201,7 +187,7 @@ PNAS_API pnas_status pnas_supernet_set_search(pnas_supernet *sn,
   }
   pnas_search_options o;
   pnas_search_options_init(&o);
-  copy_prefix(&o, sizeof o, options);
+  pni_struct_import_over(&o, sizeof o, options);
   const char *bad = NULL;
   if (o.arch_mode != PNAS_ARCH_MODE_TWO && o.arch_mode != PNAS_ARCH_MODE_FULL_V2) bad = "arch_mode";
   else if (!(o.arch_lr >= 0.0f) || !isfinite(o.arch_lr)) bad = "arch_lr";
@@ -430,7 +416,7 @@ PNAS_API pnas_status pnas_supernet_derive_net(pnas_supernet *sn, const pnas_net_
                       "pnas_net_options_init()",
                       options->struct_size);
     }
-    copy_prefix(&o, sizeof o, options);
+    pni_struct_import_over(&o, sizeof o, options);
   }
   if (o.max_batch < 1 || o.max_batch > MAX_BATCH_LIMIT || !(o.bn_eps > 0.0f) ||
       !(o.bn_momentum >= 0.0f && o.bn_momentum <= 1.0f) || !(o.dropout < 1.0f)) {
