@@ -147,9 +147,9 @@ void cli_config_defaults(cli_config *c) {
   c->search.arch_lr = 6e-3;
   c->search.arch_beta1 = 0.0;
   c->search.arch_beta2 = 0.999;
-  c->search.loss = PNAS_LOSS_MUL_LOG;
-  c->search.target_ms = 0.5;
-  c->search.lambda = 0.1;
+  c->search.loss = PNAS_LOSS_ADD;
+  c->search.target_ms = 0.35;
+  c->search.lambda = 0.3;
   c->search.mul_log_a = 0.2;
   c->search.mul_log_beta = 0.3;
   c->search.prune_threshold = 0.0;
@@ -926,6 +926,13 @@ int cli_config_validate(const cli_config *c) {
     char got[40];
     return cli_error("search.target_ms: must be > 0 when search.loss is %s (got %s)",
                      cli_config_loss_name(c->search.loss),
+                     format_number(c->search.target_ms, got, sizeof got));
+  }
+  if (c->search.loss == PNAS_LOSS_MUL_LOG && !(c->search.target_ms > 1)) {
+    char got[40];
+    return cli_error("search.target_ms: must be > 1 when search.loss is mul-log (got %s): the "
+                     "form compares ln E with ln T, and below 1 ms it would reward slower "
+                     "networks; use add or abs",
                      format_number(c->search.target_ms, got, sizeof got));
   }
   if (c->latency.kind == CLI_LATENCY_TABLE && c->latency.table[0] == '\0') {

@@ -1480,7 +1480,8 @@ typedef struct pnas_search_options {
   float arch_eps;
   /** Latency term. Default ::PNAS_LOSS_NONE (set a latency model first for the others). */
   pnas_loss_form loss_form;
-  /** Target latency T in ms (> 0 for every form but none). Default 0. */
+  /** Target latency T in ms (> 0 for every form but none; > 1 for mul-log,
+   * whose ln T must be positive). Default 0. */
   float target_ms;
   /** lambda of the add and abs forms. Default 0.1. */
   float lambda;

@@ -196,6 +196,7 @@ PNAS_API pnas_status pnas_supernet_set_search(pnas_supernet *sn,
   else if (!(o.arch_eps > 0.0f)) bad = "arch_eps";
   else if (o.loss_form < PNAS_LOSS_NONE || o.loss_form > PNAS_LOSS_ABS) bad = "loss_form";
   else if (o.loss_form != PNAS_LOSS_NONE && !(o.target_ms > 0.0f && isfinite(o.target_ms))) bad = "target_ms";
+  else if (o.loss_form == PNAS_LOSS_MUL_LOG && !(o.target_ms > 1.0f)) bad = "target_ms (mul-log needs T > 1 ms: below, ln T < 0 and the term rewards slower networks)";
   else if (!(o.lambda >= 0.0f) || !isfinite(o.lambda)) bad = "lambda";
   else if (!(o.mul_log_a > 0.0f) || !isfinite(o.mul_log_a)) bad = "mul_log_a";
   else if (!(o.mul_log_beta >= 0.0f) || !isfinite(o.mul_log_beta)) bad = "mul_log_beta";

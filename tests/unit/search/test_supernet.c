@@ -549,6 +549,35 @@ START_TEST(reinforce_moves_alpha_towards_cheap_ops) {
 }
 END_TEST
 
+START_TEST(search_options_are_checked) {
+  pnas_context *ctx = make_context(1);
+  pnas_space *space = tiny_space(ctx, 1, 0, 0);
+  pnas_supernet *sn = make_supernet(ctx, space);
+  pnas_search_options so;
+  pnas_search_options_init(&so);
+  so.loss_form = PNAS_LOSS_ADD;
+  so.target_ms = 1.0f;
+  /* A latency term needs a latency model first. */
+  ck_assert_int_eq(pnas_supernet_set_search(sn, &so), PNAS_ERR_STATE);
+  for (int j = 0; j < 4; j++) sn->layers[0].cand[j].latency_ms = 1.0;
+  sn->has_latency = 1;
+  ck_assert_int_eq(pnas_supernet_set_search(sn, &so), PNAS_OK);
+  /* mul-log compares ln E with ln T: T <= 1 ms would reward slow nets. */
+  so.loss_form = PNAS_LOSS_MUL_LOG;
+  so.target_ms = 0.5f;
+  ck_assert_int_eq(pnas_supernet_set_search(sn, &so), PNAS_ERR_INVALID_ARGUMENT);
+  ck_assert_ptr_nonnull(strstr(pnas_context_last_error(ctx), "mul-log needs T > 1 ms"));
+  so.target_ms = 5.0f;
+  ck_assert_int_eq(pnas_supernet_set_search(sn, &so), PNAS_OK);
+  so.arch_beta2 = 1.0f;
+  ck_assert_int_eq(pnas_supernet_set_search(sn, &so), PNAS_ERR_INVALID_ARGUMENT);
+  ck_assert_ptr_nonnull(strstr(pnas_context_last_error(ctx), "arch_beta2"));
+  pnas_supernet_destroy(sn);
+  pnas_space_destroy(space);
+  pnas_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(official_table_prices_the_paper_space) {
   /* mobile_trim.yaml (the official mobile latency table) covers every
    * candidate of the paper's ImageNet space, and E[LAT] lies between the
@@ -604,6 +633,7 @@ Suite *pnas_test_suite(void) {
   tcase_add_test(tc, same_seed_and_threads_are_bitwise_identical);
   tcase_add_test(tc, reinforce_moves_alpha_towards_cheap_ops);
   tcase_add_test(tc, official_table_prices_the_paper_space);
+  tcase_add_test(tc, search_options_are_checked);
   suite_add_tcase(s, tc);
   return s;
 }
