@@ -90,7 +90,8 @@ static int history_header(search_run *r) {
 /* Probabilities of pruned candidates are written as 0, so that the columns
  * stay those of the space. */
 static int history_row(search_run *r, int epoch, int search_phase, double train_loss,
-                       double train_acc, double arch_loss, double val_acc, double lr) {
+                       double train_acc, double arch_loss, double val_acc, double lr,
+                       double epoch_seconds) {
   char line[16384];
   double e = 0.0;
   pnas_supernet_expected_latency(r->sn, &e);
@@ -98,7 +99,7 @@ static int history_row(search_run *r, int epoch, int search_phase, double train_
                                search_phase ? "search" : "warmup", train_loss, train_acc);
   if (search_phase) at += (size_t)snprintf(line + at, sizeof line - at, "%.6f", arch_loss);
   at += (size_t)snprintf(line + at, sizeof line - at, ",%.6f,%.6f,%.6g,%.1f", val_acc, e, lr,
-                         r->loop.seconds);
+                         epoch_seconds);
   pnas_space_info info = {.struct_size = sizeof info};
   pnas_space_get_info(r->space, &info);
   for (int32_t l = 0; l < info.layers; l++) {
@@ -414,10 +415,12 @@ static int run_epoch(search_run *r, int epoch, int search_phase, int64_t phase_s
   }
   double val_acc = 0.0;
   if (held_out_accuracy(r, &val_acc) != 0) return 1;
-  r->loop.seconds += run_progress_epoch_seconds(progress);
+  const double epoch_seconds = run_progress_epoch_seconds(progress);
+  r->loop.seconds += epoch_seconds;
   run_progress_epoch_end(progress, epoch, loss / (double)images, acc / (double)images, val_acc);
   return history_row(r, epoch, search_phase, loss / (double)images, acc / (double)images,
-                     arch_steps ? arch_loss / (double)arch_steps : 0.0, val_acc, lr);
+                     arch_steps ? arch_loss / (double)arch_steps : 0.0, val_acc, lr,
+                     epoch_seconds);
 }
 
 static int finish(search_run *r) {
