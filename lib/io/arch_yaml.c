@@ -32,65 +32,6 @@ pnas_status pni_arch_error_at(pnas_context *ctx, pnas_status status, const char 
   return pni_fail(ctx, PNAS_ERR_PARSE, "%s:%d: %s", name, line, message);
 }
 
-/* A key that must be present and hold an integer in [lo, hi]. */
-static pnas_status req_int(pni_yaml *y, const yaml_node_t *map, const char *parent, const char *key,
-                           int64_t lo, int64_t hi, int32_t *out) {
-  char path[96];
-  pni_yaml_path(path, sizeof path, parent, key);
-  yaml_node_t *node;
-  pnas_status st = pni_yaml_require(y, map, parent, key, &node);
-  if (st != PNAS_OK) return st;
-  int64_t v;
-  st = pni_yaml_int(y, node, path, lo, hi, &v);
-  if (st != PNAS_OK) return st;
-  *out = (int32_t)v;
-  return PNAS_OK;
-}
-
-static pnas_status read_input(pni_yaml *y, const yaml_node_t *root, pnas_arch_info *info) {
-  yaml_node_t *node;
-  pnas_status st = pni_yaml_require(y, root, "", "input", &node);
-  if (st != PNAS_OK) return st;
-  if (node->type != YAML_SEQUENCE_NODE || pni_yaml_length(node) != 3) {
-    char got[96];
-    if (node->type == YAML_SEQUENCE_NODE) {
-      snprintf(got, sizeof got, "a sequence of %zu", pni_yaml_length(node));
-    } else {
-      pni_yaml_describe(node, got, sizeof got);
-    }
-    return pni_yaml_fail(y, node, "input", "expected [height, width, channels], got %s", got);
-  }
-  static const char *const names[3] = {"input[0] (height)", "input[1] (width)",
-                                       "input[2] (channels)"};
-  int32_t *dst[3] = {&info->input_height, &info->input_width, &info->input_channels};
-  for (size_t i = 0; i < 3; i++) {
-    int64_t v;
-    st = pni_yaml_int(y, pni_yaml_item(y, node, i), names[i], 1, MAX_DIM, &v);
-    if (st != PNAS_OK) return st;
-    *dst[i] = (int32_t)v;
-  }
-  return PNAS_OK;
-}
-
-static pnas_status read_stem(pni_yaml *y, const yaml_node_t *root, pnas_arch_info *info) {
-  static const char *const keys[] = {"channels", "kernel", "stride"};
-  yaml_node_t *stem;
-  pnas_status st = pni_yaml_require(y, root, "", "stem", &stem);
-  if (st != PNAS_OK) return st;
-  if ((st = pni_yaml_expect_mapping(y, stem, "stem")) != PNAS_OK ||
-      (st = pni_yaml_check_keys(y, stem, "stem", keys, 3)) != PNAS_OK ||
-      (st = req_int(y, stem, "stem", "channels", 1, MAX_DIM, &info->stem_channels)) != PNAS_OK ||
-      (st = req_int(y, stem, "stem", "kernel", 1, 15, &info->stem_kernel)) != PNAS_OK ||
-      (st = req_int(y, stem, "stem", "stride", 1, 2, &info->stem_stride)) != PNAS_OK) {
-    return st;
-  }
-  if (info->stem_kernel % 2 == 0) {
-    return pni_yaml_fail(y, pni_yaml_get(y, stem, "kernel"), "stem.kernel",
-                         "expected an odd size (1, 3, 5, ...), got %d", (int)info->stem_kernel);
-  }
-  return PNAS_OK;
-}
-
 static pnas_status read_head(pni_yaml *y, const yaml_node_t *root, pnas_arch_info *info) {
   static const char *const keys[] = {"channels"};
   yaml_node_t *head;
@@ -100,7 +41,7 @@ static pnas_status read_head(pni_yaml *y, const yaml_node_t *root, pnas_arch_inf
       (st = pni_yaml_check_keys(y, head, "head", keys, 1)) != PNAS_OK) {
     return st;
   }
-  return req_int(y, head, "head", "channels", 0, MAX_DIM, &info->head_channels);
+  return pni_yaml_require_int32(y, head, "head", "channels", 0, MAX_DIM, &info->head_channels);
 }
 
 static pnas_status read_dropout(pni_yaml *y, const yaml_node_t *root, pnas_arch_info *info) {
@@ -138,10 +79,13 @@ static pnas_status read_info(pni_yaml *y, const yaml_node_t *root, pnas_arch_inf
   }
   memset(info, 0, sizeof *info);
   info->struct_size = sizeof *info;
-  if ((st = read_input(y, root, info)) != PNAS_OK ||
-      (st = req_int(y, root, "", "classes", 2, 1000000, &info->classes)) != PNAS_OK ||
-      (st = read_stem(y, root, info)) != PNAS_OK || (st = read_head(y, root, info)) != PNAS_OK ||
-      (st = read_dropout(y, root, info)) != PNAS_OK) {
+  if ((st = pni_yaml_read_input(y, root, MAX_DIM, &info->input_height, &info->input_width,
+                                &info->input_channels)) != PNAS_OK ||
+      (st = pni_yaml_require_int32(y, root, "", "classes", 2, 1000000, &info->classes)) !=
+          PNAS_OK ||
+      (st = pni_yaml_read_stem(y, root, MAX_DIM, &info->stem_channels, &info->stem_kernel,
+                               &info->stem_stride)) != PNAS_OK ||
+      (st = read_head(y, root, info)) != PNAS_OK || (st = read_dropout(y, root, info)) != PNAS_OK) {
     return st;
   }
   return PNAS_OK;
@@ -173,7 +117,8 @@ static pnas_status read_block(pni_yaml *y, const yaml_node_t *node, const char *
   }
   b->kind = PNAS_BLOCK_MBCONV;
   if ((st = pni_yaml_check_keys(y, node, path, mbconv_keys, 5)) != PNAS_OK ||
-      (st = req_int(y, node, path, "kernel", INT32_MIN, INT32_MAX, &b->kernel)) != PNAS_OK) {
+      (st = pni_yaml_require_int32(y, node, path, "kernel", INT32_MIN, INT32_MAX, &b->kernel)) !=
+          PNAS_OK) {
     return st;
   }
   char key_path[96];
@@ -182,9 +127,10 @@ static pnas_status read_block(pni_yaml *y, const yaml_node_t *node, const char *
     return pni_yaml_fail(y, pni_yaml_get(y, node, "kernel"), key_path, "expected 3, 5 or 7, got %d",
                          (int)b->kernel);
   }
-  if ((st = req_int(y, node, path, "expand", 1, 64, &b->expand)) != PNAS_OK ||
-      (st = req_int(y, node, path, "out", 1, MAX_DIM, &b->out_channels)) != PNAS_OK ||
-      (st = req_int(y, node, path, "stride", 1, 2, &b->stride)) != PNAS_OK) {
+  if ((st = pni_yaml_require_int32(y, node, path, "expand", 1, 64, &b->expand)) != PNAS_OK ||
+      (st = pni_yaml_require_int32(y, node, path, "out", 1, MAX_DIM, &b->out_channels)) !=
+          PNAS_OK ||
+      (st = pni_yaml_require_int32(y, node, path, "stride", 1, 2, &b->stride)) != PNAS_OK) {
     return st;
   }
   return PNAS_OK;

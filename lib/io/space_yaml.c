@@ -87,65 +87,6 @@ static pnas_status spec_error_at(pni_yaml *y, pnas_status status, const yaml_nod
   return pni_fail(y->ctx, status, "%s:%d: %s", y->name, pni_yaml_line(at), message);
 }
 
-/* A key that must be present and hold an integer in [lo, hi]. */
-static pnas_status req_int(pni_yaml *y, const yaml_node_t *map, const char *parent, const char *key,
-                           int64_t lo, int64_t hi, int32_t *out) {
-  char path[96];
-  pni_yaml_path(path, sizeof path, parent, key);
-  yaml_node_t *node;
-  pnas_status st = pni_yaml_require(y, map, parent, key, &node);
-  if (st != PNAS_OK) return st;
-  int64_t v;
-  st = pni_yaml_int(y, node, path, lo, hi, &v);
-  if (st != PNAS_OK) return st;
-  *out = (int32_t)v;
-  return PNAS_OK;
-}
-
-static pnas_status read_input(pni_yaml *y, const yaml_node_t *root, pnas_space_info *info) {
-  yaml_node_t *node;
-  pnas_status st = pni_yaml_require(y, root, "", "input", &node);
-  if (st != PNAS_OK) return st;
-  if (node->type != YAML_SEQUENCE_NODE || pni_yaml_length(node) != 3) {
-    char got[96];
-    if (node->type == YAML_SEQUENCE_NODE) {
-      snprintf(got, sizeof got, "a sequence of %zu", pni_yaml_length(node));
-    } else {
-      pni_yaml_describe(node, got, sizeof got);
-    }
-    return pni_yaml_fail(y, node, "input", "expected [height, width, channels], got %s", got);
-  }
-  static const char *const names[3] = {"input[0] (height)", "input[1] (width)",
-                                       "input[2] (channels)"};
-  int32_t *dst[3] = {&info->input_height, &info->input_width, &info->input_channels};
-  for (size_t i = 0; i < 3; i++) {
-    int64_t v;
-    st = pni_yaml_int(y, pni_yaml_item(y, node, i), names[i], 1, MAX_DIM, &v);
-    if (st != PNAS_OK) return st;
-    *dst[i] = (int32_t)v;
-  }
-  return PNAS_OK;
-}
-
-static pnas_status read_stem(pni_yaml *y, const yaml_node_t *root, pnas_space_info *info) {
-  static const char *const keys[] = {"channels", "kernel", "stride"};
-  yaml_node_t *stem;
-  pnas_status st = pni_yaml_require(y, root, "", "stem", &stem);
-  if (st != PNAS_OK) return st;
-  if ((st = pni_yaml_expect_mapping(y, stem, "stem")) != PNAS_OK ||
-      (st = pni_yaml_check_keys(y, stem, "stem", keys, 3)) != PNAS_OK ||
-      (st = req_int(y, stem, "stem", "channels", 1, MAX_DIM, &info->stem_channels)) != PNAS_OK ||
-      (st = req_int(y, stem, "stem", "kernel", 1, 15, &info->stem_kernel)) != PNAS_OK ||
-      (st = req_int(y, stem, "stem", "stride", 1, 2, &info->stem_stride)) != PNAS_OK) {
-    return st;
-  }
-  if (info->stem_kernel % 2 == 0) {
-    return pni_yaml_fail(y, pni_yaml_get(y, stem, "kernel"), "stem.kernel",
-                         "expected an odd size (1, 3, 5, ...), got %d", (int)info->stem_kernel);
-  }
-  return PNAS_OK;
-}
-
 /* An optional {channels: N} mapping (first_block, head); absent means 0. */
 static pnas_status read_channels(pni_yaml *y, const yaml_node_t *root, const char *key,
                                  int32_t *out) {
@@ -158,7 +99,7 @@ static pnas_status read_channels(pni_yaml *y, const yaml_node_t *root, const cha
       (st = pni_yaml_check_keys(y, node, key, keys, 1)) != PNAS_OK) {
     return st;
   }
-  return req_int(y, node, key, "channels", 0, MAX_DIM, out);
+  return pni_yaml_require_int32(y, node, key, "channels", 0, MAX_DIM, out);
 }
 
 static pnas_status read_dropout(pni_yaml *y, const yaml_node_t *root, pnas_space_info *info) {
@@ -196,9 +137,12 @@ static pnas_status read_info(pni_yaml *y, const yaml_node_t *root, pnas_space_in
   }
   memset(info, 0, sizeof *info);
   info->struct_size = sizeof *info;
-  if ((st = read_input(y, root, info)) != PNAS_OK ||
-      (st = req_int(y, root, "", "classes", 2, 1000000, &info->classes)) != PNAS_OK ||
-      (st = read_stem(y, root, info)) != PNAS_OK ||
+  if ((st = pni_yaml_read_input(y, root, MAX_DIM, &info->input_height, &info->input_width,
+                                &info->input_channels)) != PNAS_OK ||
+      (st = pni_yaml_require_int32(y, root, "", "classes", 2, 1000000, &info->classes)) !=
+          PNAS_OK ||
+      (st = pni_yaml_read_stem(y, root, MAX_DIM, &info->stem_channels, &info->stem_kernel,
+                               &info->stem_stride)) != PNAS_OK ||
       (st = read_channels(y, root, "first_block", &info->first_block_channels)) != PNAS_OK ||
       (st = read_channels(y, root, "head", &info->head_channels)) != PNAS_OK ||
       (st = read_dropout(y, root, info)) != PNAS_OK) {
@@ -250,9 +194,9 @@ static pnas_status read_stage(pni_yaml *y, const yaml_node_t *node, const char *
   pnas_status st;
   if ((st = pni_yaml_expect_mapping(y, node, path)) != PNAS_OK ||
       (st = pni_yaml_check_keys(y, node, path, keys, 4)) != PNAS_OK ||
-      (st = req_int(y, node, path, "width", 1, MAX_DIM, &out->width)) != PNAS_OK ||
-      (st = req_int(y, node, path, "depth", 1, 10000, &out->depth)) != PNAS_OK ||
-      (st = req_int(y, node, path, "stride", 1, 2, &out->stride)) != PNAS_OK) {
+      (st = pni_yaml_require_int32(y, node, path, "width", 1, MAX_DIM, &out->width)) != PNAS_OK ||
+      (st = pni_yaml_require_int32(y, node, path, "depth", 1, 10000, &out->depth)) != PNAS_OK ||
+      (st = pni_yaml_require_int32(y, node, path, "stride", 1, 2, &out->stride)) != PNAS_OK) {
     return st;
   }
   return read_ops(y, node, path, out);

@@ -300,3 +300,63 @@ pnas_status pni_yaml_string(pni_yaml *y, const yaml_node_t *node, const char *pa
   *out = (const char *)node->data.scalar.value;
   return PNAS_OK;
 }
+
+pnas_status pni_yaml_require_int32(pni_yaml *y, const yaml_node_t *map, const char *parent,
+                                   const char *key, int64_t lo, int64_t hi, int32_t *out) {
+  char path[96];
+  pni_yaml_path(path, sizeof path, parent, key);
+  yaml_node_t *node;
+  pnas_status st = pni_yaml_require(y, map, parent, key, &node);
+  if (st != PNAS_OK) return st;
+  int64_t v;
+  st = pni_yaml_int(y, node, path, lo, hi, &v);
+  if (st != PNAS_OK) return st;
+  *out = (int32_t)v;
+  return PNAS_OK;
+}
+
+pnas_status pni_yaml_read_input(pni_yaml *y, const yaml_node_t *root, int32_t max_dim,
+                                int32_t *height, int32_t *width, int32_t *channels) {
+  yaml_node_t *node;
+  pnas_status st = pni_yaml_require(y, root, "", "input", &node);
+  if (st != PNAS_OK) return st;
+  if (node->type != YAML_SEQUENCE_NODE || pni_yaml_length(node) != 3) {
+    char got[96];
+    if (node->type == YAML_SEQUENCE_NODE) {
+      snprintf(got, sizeof got, "a sequence of %zu", pni_yaml_length(node));
+    } else {
+      pni_yaml_describe(node, got, sizeof got);
+    }
+    return pni_yaml_fail(y, node, "input", "expected [height, width, channels], got %s", got);
+  }
+  static const char *const names[3] = {"input[0] (height)", "input[1] (width)",
+                                       "input[2] (channels)"};
+  int32_t *dst[3] = {height, width, channels};
+  for (size_t i = 0; i < 3; i++) {
+    int64_t v;
+    st = pni_yaml_int(y, pni_yaml_item(y, node, i), names[i], 1, max_dim, &v);
+    if (st != PNAS_OK) return st;
+    *dst[i] = (int32_t)v;
+  }
+  return PNAS_OK;
+}
+
+pnas_status pni_yaml_read_stem(pni_yaml *y, const yaml_node_t *root, int32_t max_dim,
+                               int32_t *channels, int32_t *kernel, int32_t *stride) {
+  static const char *const keys[] = {"channels", "kernel", "stride"};
+  yaml_node_t *stem;
+  pnas_status st = pni_yaml_require(y, root, "", "stem", &stem);
+  if (st != PNAS_OK) return st;
+  if ((st = pni_yaml_expect_mapping(y, stem, "stem")) != PNAS_OK ||
+      (st = pni_yaml_check_keys(y, stem, "stem", keys, 3)) != PNAS_OK ||
+      (st = pni_yaml_require_int32(y, stem, "stem", "channels", 1, max_dim, channels)) != PNAS_OK ||
+      (st = pni_yaml_require_int32(y, stem, "stem", "kernel", 1, 15, kernel)) != PNAS_OK ||
+      (st = pni_yaml_require_int32(y, stem, "stem", "stride", 1, 2, stride)) != PNAS_OK) {
+    return st;
+  }
+  if (*kernel % 2 == 0) {
+    return pni_yaml_fail(y, pni_yaml_get(y, stem, "kernel"), "stem.kernel",
+                         "expected an odd size (1, 3, 5, ...), got %d", (int)*kernel);
+  }
+  return PNAS_OK;
+}

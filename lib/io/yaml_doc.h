@@ -78,4 +78,14 @@ pnas_status pni_yaml_string(pni_yaml *y, const yaml_node_t *node, const char *pa
  * text, "a mapping" or "a sequence". Writes into buf and returns it. */
 const char *pni_yaml_describe(const yaml_node_t *node, char *buf, size_t cap);
 
+/* The pieces every network description shares (architecture and space
+ * YAML): a required integer key, `input: [h, w, c]` and the `stem` mapping
+ * {channels, kernel (odd), stride (1 or 2)}. Messages name file, line, key. */
+pnas_status pni_yaml_require_int32(pni_yaml *y, const yaml_node_t *map, const char *parent,
+                                   const char *key, int64_t lo, int64_t hi, int32_t *out);
+pnas_status pni_yaml_read_input(pni_yaml *y, const yaml_node_t *root, int32_t max_dim,
+                                int32_t *height, int32_t *width, int32_t *channels);
+pnas_status pni_yaml_read_stem(pni_yaml *y, const yaml_node_t *root, int32_t max_dim,
+                               int32_t *channels, int32_t *kernel, int32_t *stride);
+
 #endif /* PNI_IO_YAML_DOC_H */
