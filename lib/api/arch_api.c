@@ -96,11 +96,8 @@ PNAS_API pnas_status pnas_arch_load_yaml(pnas_context *context, const char *path
     return pni_fail(context, PNAS_ERR_INVALID_ARGUMENT, "pnas_arch_load_yaml: %s is NULL",
                     path == NULL ? "path" : "out_arch");
   }
-  pnas_arch *arch = NULL;
-  const pnas_status st = pni_arch_load_yaml(context, path, &arch);
-  if (st != PNAS_OK) return st;
-  *out_arch = arch;
-  return PNAS_OK;
+  /* Writes *out_arch only on success. */
+  return pni_arch_load_yaml(context, path, out_arch);
 }
 
 PNAS_API pnas_status pnas_arch_parse_yaml(pnas_context *context, const char *text, size_t size,
@@ -110,11 +107,8 @@ PNAS_API pnas_status pnas_arch_parse_yaml(pnas_context *context, const char *tex
     return pni_fail(context, PNAS_ERR_INVALID_ARGUMENT, "pnas_arch_parse_yaml: %s is NULL",
                     text == NULL ? "text" : "out_arch");
   }
-  pnas_arch *arch = NULL;
-  const pnas_status st = pni_arch_parse_yaml(context, "<string>", text, size, &arch);
-  if (st != PNAS_OK) return st;
-  *out_arch = arch;
-  return PNAS_OK;
+  /* Writes *out_arch only on success. */
+  return pni_arch_parse_yaml(context, "<string>", text, size, out_arch);
 }
 
 PNAS_API pnas_status pnas_arch_import_net_config(pnas_context *context, const char *path,

@@ -79,11 +79,8 @@ PNAS_API pnas_status pnas_space_load_yaml(pnas_context *context, const char *pat
     return pni_fail(context, PNAS_ERR_INVALID_ARGUMENT, "pnas_space_load_yaml: %s is NULL",
                     path == NULL ? "path" : "out_space");
   }
-  pnas_space *space = NULL;
-  const pnas_status st = pni_space_load_yaml(context, path, &space);
-  if (st != PNAS_OK) return st;
-  *out_space = space;
-  return PNAS_OK;
+  /* Writes *out_space only on success. */
+  return pni_space_load_yaml(context, path, out_space);
 }
 
 PNAS_API pnas_status pnas_space_parse_yaml(pnas_context *context, const char *text, size_t size,
@@ -93,11 +90,8 @@ PNAS_API pnas_status pnas_space_parse_yaml(pnas_context *context, const char *te
     return pni_fail(context, PNAS_ERR_INVALID_ARGUMENT, "pnas_space_parse_yaml: %s is NULL",
                     text == NULL ? "text" : "out_space");
   }
-  pnas_space *space = NULL;
-  const pnas_status st = pni_space_parse_yaml(context, "<string>", text, size, &space);
-  if (st != PNAS_OK) return st;
-  *out_space = space;
-  return PNAS_OK;
+  /* Writes *out_space only on success. */
+  return pni_space_parse_yaml(context, "<string>", text, size, out_space);
 }
 
 PNAS_API pnas_status pnas_space_save_yaml(const pnas_space *space, const char *path) {

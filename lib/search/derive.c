@@ -10,14 +10,10 @@
 #include "search/supernet.h"
 
 pnas_status pni_supernet_price(pnas_supernet *sn, pnas_latency_model *model) {
-  double prices[64][PNI_SPACE_MAX_OPS];
-  double *dynamic = NULL;
-  double *price = &prices[0][0];
-  if (sn->layer_count > 64) {
-    dynamic = pni_alloc(sn->ctx, sizeof(double) * PNI_SPACE_MAX_OPS * (size_t)sn->layer_count);
-    if (dynamic == NULL) return PNAS_ERR_OUT_OF_MEMORY;
-    price = dynamic;
-  }
+  /* Priced into a scratch table first, so that a miss changes nothing. */
+  double *price = pni_alloc(sn->ctx, sizeof(double) * PNI_SPACE_MAX_OPS *
+                                         (size_t)(sn->layer_count > 0 ? sn->layer_count : 1));
+  if (price == NULL) return PNAS_ERR_OUT_OF_MEMORY;
   pnas_status status = PNAS_OK;
   for (int32_t l = 0; l < sn->layer_count && status == PNAS_OK; l++) {
     const pni_mixed_layer *layer = &sn->layers[l];
@@ -53,7 +49,7 @@ pnas_status pni_supernet_price(pnas_supernet *sn, pnas_latency_model *model) {
     sn->fixed_latency_ms = fixed;
     sn->has_latency = 1;
   }
-  pni_free(sn->ctx, dynamic);
+  pni_free(sn->ctx, price);
   return status;
 }
 

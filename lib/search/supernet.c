@@ -38,33 +38,31 @@ static void plan_candidate(pni_planner *global, pni_candidate *c, int64_t n) {
   }
 }
 
-static void plan_fixed_unit(pnas_supernet *sn, pni_planner *global, pni_unit *u,
-                            pni_unit_kind kind, int relu, int64_t h, int64_t w, int64_t cin,
-                            int64_t cout, int64_t k, int64_t stride) {
-  pni_planner p = *global;
-  p.segments = sn->fixed_segments;
-  p.segment_count = sn->fixed_segment_count;
-  pni_unit_plan(&p, u, kind, relu, sn->max_batch, h, w, cin, cout, k, stride);
-  sn->fixed_segment_count = p.segment_count;
-  *global = (pni_planner){p.params, p.stats, p.saved, p.activation_floats, NULL, 0};
+/* The fixed parts (stem, first block, head, classifier) are planned at the
+ * shared offsets but collect their SGD segments in the supernet's own list:
+ * take a planner for them, then hand the offsets back. */
+static pni_planner fixed_begin(const pnas_supernet *sn, const pni_planner *p) {
+  pni_planner q = *p;
+  q.segments = sn->fixed_segments;
+  q.segment_count = sn->fixed_segment_count;
+  return q;
+}
+
+static void fixed_end(pnas_supernet *sn, pni_planner *p, const pni_planner *q) {
+  sn->fixed_segment_count = q->segment_count;
+  *p = (pni_planner){q->params, q->stats, q->saved, q->activation_floats, NULL, 0};
 }
 
 static void plan(pnas_supernet *sn, pni_planner *p) {
   const pnas_space *space = sn->space;
   const pnas_space_info *info = &space->info;
   const int64_t n = sn->max_batch;
-  plan_fixed_unit(sn, p, &sn->stem, PNI_UNIT_FULL, 1, info->input_height, info->input_width,
-                  info->input_channels, info->stem_channels, info->stem_kernel,
-                  info->stem_stride);
+  pni_planner q = fixed_begin(sn, p);
+  pni_unit_plan(&q, &sn->stem, PNI_UNIT_FULL, 1, n, info->input_height, info->input_width,
+                info->input_channels, info->stem_channels, info->stem_kernel, info->stem_stride);
   sn->has_first = info->first_block_channels > 0;
-  if (sn->has_first) {
-    pni_planner q = *p;
-    q.segments = sn->fixed_segments;
-    q.segment_count = sn->fixed_segment_count;
-    pni_block_plan(&q, &sn->first, &space->first_block, n);
-    sn->fixed_segment_count = q.segment_count;
-    *p = (pni_planner){q.params, q.stats, q.saved, q.activation_floats, NULL, 0};
-  }
+  if (sn->has_first) pni_block_plan(&q, &sn->first, &space->first_block, n);
+  fixed_end(sn, p, &q);
   for (int32_t l = 0; l < sn->layer_count; l++) {
     pni_mixed_layer *layer = &sn->layers[l];
     for (int32_t j = 0; j < layer->count; j++) plan_candidate(p, &layer->cand[j], n);
@@ -72,20 +70,17 @@ static void plan(pnas_supernet *sn, pni_planner *p) {
   int32_t h, w, c;
   pni_space_features(space, &h, &w, &c);
   sn->has_head = info->head_channels > 0;
+  q = fixed_begin(sn, p);
   if (sn->has_head) {
-    plan_fixed_unit(sn, p, &sn->head, PNI_UNIT_PW, 1, h, w, c, info->head_channels, 1, 1);
+    pni_unit_plan(&q, &sn->head, PNI_UNIT_PW, 1, n, h, w, c, info->head_channels, 1, 1);
     c = info->head_channels;
   }
   sn->features = c;
   sn->feature_hw = h * w;
   sn->classes = info->classes;
-  pni_planner q = *p;
-  q.segments = sn->fixed_segments;
-  q.segment_count = sn->fixed_segment_count;
   sn->fc_weight = pni_plan_params(&q, (int64_t)c * info->classes, 0);
   sn->fc_bias = pni_plan_params(&q, info->classes, 1);
-  sn->fixed_segment_count = q.segment_count;
-  *p = (pni_planner){q.params, q.stats, q.saved, q.activation_floats, NULL, 0};
+  fixed_end(sn, p, &q);
 }
 
 /* --- creation ------------------------------------------------------------- */
