@@ -163,14 +163,14 @@ void cli_config_defaults(cli_config *c) {
   c->latency.profile_warmup = 5;
   c->latency.profile_repeats = 21;
 
-  c->train.epochs = 10;
+  c->train.epochs = 15;
   c->train.batch_size = 64;
   c->train.lr = 0.1;
   c->train.weight_decay = 4e-5;
   c->train.label_smoothing = 0.1;
   c->train.dropout = 0.1;
   c->train.crop_padding = 2;
-  c->train.flip = 0;
+  c->train.flip = 1;
 
   c->run.threads = 0;
   c->run.seed = 1;

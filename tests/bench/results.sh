@@ -20,6 +20,7 @@ fi
 meson compile -C "$build" >/dev/null
 pnas="$build/examples/pnas/pnas"
 mkdir -p "$out"
+git rev-parse HEAD >"$out/commit.txt" 2>/dev/null || true
 
 t0=$(date +%s)
 "$pnas" search --quiet --out "$out/search" "$@" | tee "$out/search.log"
@@ -38,6 +39,8 @@ run_one searched "$out/search/arch.yaml"
 for b in k3e3 k3e6 k7e6; do run_one "$b" "examples/configs/baselines/fmnist-$b.yaml"; done
 
 value() { sed -n "s/^$2: //p" "$out/$1.eval.txt"; }
+csv="$out/results.csv"
+echo "network,macs,test_acc,latency_ms_b1,latency_ms_b64,predicted_latency_ms,retrain_s" >"$csv"
 echo
 echo "| network | MACs | test accuracy | batch-1 ms (measured) | batch-64 ms (measured) | predicted ms | retrain s |"
 echo "|---|---|---|---|---|---|---|"
@@ -47,6 +50,7 @@ for n in searched k3e3 k3e6 k7e6; do
   macs=$("$pnas" info "$arch" | sed -n 's/^macs: //p')
   secs=$(sed -n "s/^$n: \([0-9]*\) s/\1/p" "$out/times.txt")
   echo "| $n | $macs | $(value $n test_acc) | $(value $n latency_ms_b1) | $(value $n latency_ms_b64) | $(value $n predicted_latency_ms) | $secs |"
+  echo "$n,$macs,$(value $n test_acc),$(value $n latency_ms_b1),$(value $n latency_ms_b64),$(value $n predicted_latency_ms),$secs" >>"$csv"
 done
 echo
 cat "$out/times.txt"

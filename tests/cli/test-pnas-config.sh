@@ -99,7 +99,7 @@ run 0 config --set search.epochs=1 --config "$shipped" --set search.loss=add --s
 [ "$(value search.epochs)" = 1 ] || fail "search.epochs=1: got '$(value search.epochs)'"
 [ "$(value search.loss)" = add ] || fail "search.loss=add: got '$(value search.loss)'"
 [ "$(value run.seed)" = 7 ] || fail "run.seed=7: got '$(value run.seed)'"
-[ "$(value train.epochs)" = 10 ] || fail "train.epochs changed: '$(value train.epochs)'"
+[ "$(value train.epochs)" = 15 ] || fail "train.epochs changed: '$(value train.epochs)'"
 run 0 config --set search.lr=0.025 --set data.flip=true --set run.seed=18446744073709551615 \
   --set latency.kind=table --set latency.table=lut.yaml --set search.arch_mode=two
 [ "$(value search.lr)" = 0.025 ] || fail "search.lr: got '$(value search.lr)'"
