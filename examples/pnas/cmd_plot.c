@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `pnas plot`: draws the figures of `pnas search` again from its files:
- * search.png from history.csv, arch.png from an architecture. */
+ * search.png from history.csv, arch.png from an architecture; and
+ * tradeoff.png from a results CSV (accuracy against latency). */
 #include <cairo.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,15 +14,18 @@ static void plot_usage(FILE *out) {
   fputs(
       "usage: pnas plot --history history.csv --out search.png\n"
       "       pnas plot --arch FILE --out arch.png [--latency-table LUT.yaml]\n"
+      "       pnas plot --results results.csv --out tradeoff.png\n"
       "\n"
       "Draws a PNG figure: the curves and architecture probabilities of a search\n"
       "from its history.csv, or an architecture (libpnas YAML, or an official\n"
       "net.config JSON, recognised by the extension .config or .json) as a chain\n"
-      "of blocks.\n"
+      "of blocks, or test accuracy against measured latency for the networks of\n"
+      "a results CSV (tests/bench/results.sh; docs/cli.md gives the columns).\n"
       "\n"
       "options:\n"
       "  --history FILE            history.csv written by pnas search\n"
       "  --arch FILE               an architecture to draw\n"
+      "  --results FILE            a results CSV: network,test_acc,latency_ms_b1[,...]\n"
       "  --out PNG                 the image to write (replaced atomically)\n"
       "  --latency-table LUT.yaml  with --arch: show each block's latency and the\n"
       "                            network's, from this lookup table\n",
@@ -29,7 +33,7 @@ static void plot_usage(FILE *out) {
 }
 
 typedef struct plot_args {
-  const char *history, *arch, *out, *table;
+  const char *history, *arch, *out, *table, *results;
 } plot_args;
 
 /* The value of "--name VALUE" or "--name=VALUE" at argv[*i], or NULL. */
@@ -49,14 +53,15 @@ static const char *option_value(int argc, char **argv, int *i, const char *name,
 /* Returns -1 to continue, else an exit status. */
 static int parse_args(int argc, char **argv, plot_args *a) {
   memset(a, 0, sizeof *a);
-  static const char *const names[] = {"--history", "--arch", "--out", "--latency-table"};
+  static const char *const names[] = {"--history", "--arch", "--out", "--latency-table",
+                                       "--results"};
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
       plot_usage(stdout);
       return 0;
     }
-    const char **slots[] = {&a->history, &a->arch, &a->out, &a->table};
+    const char **slots[] = {&a->history, &a->arch, &a->out, &a->table, &a->results};
     int matched = 0, error = 0;
     for (size_t k = 0; k < sizeof names / sizeof names[0] && !matched; k++) {
       const char *value = option_value(argc, argv, &i, names[k], &error);
@@ -71,8 +76,8 @@ static int parse_args(int argc, char **argv, plot_args *a) {
     if (arg[0] == '-') return cli_error("unknown option '%s' (see pnas plot --help)", arg);
     return cli_error("unexpected argument '%s' (see pnas plot --help)", arg);
   }
-  if ((a->history == NULL) == (a->arch == NULL)) {
-    return cli_error("give one of --history or --arch (see pnas plot --help)");
+  if ((a->history != NULL) + (a->arch != NULL) + (a->results != NULL) != 1) {
+    return cli_error("give one of --history, --arch or --results (see pnas plot --help)");
   }
   if (a->out == NULL) return cli_error("no --out PNG given (see pnas plot --help)");
   if (a->table != NULL && a->arch == NULL) {
@@ -139,7 +144,9 @@ int cmd_plot(int argc, char **argv) {
   plot_args a;
   const int parsed = parse_args(argc, argv, &a);
   if (parsed >= 0) return parsed;
-  const int status = a.history != NULL ? plot_search_history(a.history, a.out) : plot_arch_file(&a);
+  const int status = a.history != NULL   ? plot_search_history(a.history, a.out)
+                     : a.results != NULL ? plot_tradeoff(a.results, a.out)
+                                         : plot_arch_file(&a);
   /* Give back cairo's font and glyph caches, so that leak checkers see a
    * clean exit. Nothing of cairo's is alive at this point. */
   cairo_debug_reset_static_data();

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The figures of the `pnas` command, drawn with cairo into PNG files:
- * the search history (search.png) and a derived architecture (arch.png).
+ * the search history (search.png), a derived architecture (arch.png) and
+ * the accuracy-latency trade-off of several networks (tradeoff.png).
  * Used by `pnas search` and `pnas plot`. Only the command links cairo; the
  * library does not.
  *
@@ -39,5 +40,17 @@ int plot_architecture(const pnas_arch *arch, const double *block_latency_ms, con
  * classifier) for the title; total_latency_ms < 0 means unknown. */
 int plot_architecture_total(const pnas_arch *arch, const double *block_latency_ms,
                             double total_latency_ms, const char *png_path);
+
+/* Size of tradeoff.png. */
+#define PLOT_TRADEOFF_WIDTH 1200
+#define PLOT_TRADEOFF_HEIGHT 760
+
+/* A results CSV (header with network, test_acc as a fraction,
+ * latency_ms_b1 and optionally predicted_latency_ms; one row per network,
+ * as tests/bench/results.sh writes) -> tradeoff.png: test accuracy against
+ * measured batch-1 latency, the predicted latency as a hollow marker, and,
+ * when a row is named "searched", the region where it is within 0.2 points
+ * of the most accurate other network at no more than 1/1.8 of its latency. */
+int plot_tradeoff(const char *results_csv, const char *png_path);
 
 #endif /* PNAS_PLOT_H */

@@ -7,7 +7,9 @@
 # measured here at batch 1 and 64, latency predicted by the table).
 #
 #   sh tests/bench/results.sh [OUT_DIR] [extra `pnas search` options]
-# Prints a markdown table; every run's outputs stay in OUT_DIR (_results).
+# Prints a markdown table and writes OUT_DIR/results.csv and
+# OUT_DIR/tradeoff.png (accuracy against latency, `pnas plot --results`);
+# every run's outputs stay in OUT_DIR (_results).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -52,5 +54,6 @@ for n in searched k3e3 k3e6 k7e6; do
   echo "| $n | $macs | $(value $n test_acc) | $(value $n latency_ms_b1) | $(value $n latency_ms_b64) | $(value $n predicted_latency_ms) | $secs |"
   echo "$n,$macs,$(value $n test_acc),$(value $n latency_ms_b1),$(value $n latency_ms_b64),$(value $n predicted_latency_ms),$secs" >>"$csv"
 done
+"$pnas" plot --results "$csv" --out "$out/tradeoff.png"
 echo
 cat "$out/times.txt"

@@ -118,6 +118,34 @@ run 1 plot --arch "$mobile_config" --latency-table "$table" --out "$tmp/bad.png"
 expect_error "^pnas: error: .*key 'expanded_conv-input:112x112x16-output:56x56x32-expand:3-kernel:5-stride:2-idskip:0'$"
 [ -e "$tmp/bad.png" ] && fail "a failed plot wrote $tmp/bad.png"
 
+# Accuracy against latency from a results CSV (tests/bench/results.sh).
+cat >"$tmp/results.csv" <<'CSV'
+network,macs,test_acc,latency_ms_b1,latency_ms_b64,predicted_latency_ms,retrain_s
+searched,6040000,0.9305,0.193,9.1,0.186,500
+k3e3,10400000,0.9310,0.327,14.2,0.341,700
+k7e6,25900000,0.9320,0.732,41.5,n/a,1700
+CSV
+run 0 plot --results "$tmp/results.csv" --out "$tmp/tradeoff.png"
+expect_png "$tmp/tradeoff.png" 1200 760
+[ -s "$tmp/err" ] && fail "plot --results wrote to stderr: $(cat "$tmp/err")"
+# Bad results files: one line naming the file, the line and the column.
+sed '3s/0.9310/93.10/' "$tmp/results.csv" >"$tmp/percent.csv"
+run 1 plot --results "$tmp/percent.csv" --out "$tmp/r.png"
+expect_error "^pnas: error: $tmp/percent.csv:3: test_acc: 93.10 is outside \\[0, 1\\]$"
+sed '2s/0.193/fast/' "$tmp/results.csv" >"$tmp/word.csv"
+run 1 plot --results "$tmp/word.csv" --out "$tmp/r.png"
+expect_error "^pnas: error: $tmp/word.csv:2: latency_ms_b1: 'fast' is not a number$"
+sed '1s/latency_ms_b1/latency_b1/' "$tmp/results.csv" >"$tmp/nocol.csv"
+run 1 plot --results "$tmp/nocol.csv" --out "$tmp/r.png"
+expect_error "^pnas: error: $tmp/nocol.csv:1: no 'latency_ms_b1' column in the header$"
+sed '4s/,1700$//' "$tmp/results.csv" >"$tmp/fields.csv"
+run 1 plot --results "$tmp/fields.csv" --out "$tmp/r.png"
+expect_error "^pnas: error: $tmp/fields.csv:4: 6 fields, the header has 7$"
+head -n 1 "$tmp/results.csv" >"$tmp/header-only.csv"
+run 1 plot --results "$tmp/header-only.csv" --out "$tmp/r.png"
+expect_error "^pnas: error: $tmp/header-only.csv: no networks after the header$"
+[ -e "$tmp/r.png" ] && fail "a failed results plot wrote $tmp/r.png"
+
 # An output that cannot be written.
 run 1 plot --arch "$arch" --out "$tmp/no/such/dir/arch.png"
 expect_error "^pnas: error: cannot write '$tmp/no/such/dir/arch.png': "
@@ -126,9 +154,11 @@ expect_error "^pnas: error: cannot write '$tmp/no/such/dir/arch.png': "
 run 1 plot --history "$history"
 expect_error "^pnas: error: no --out PNG given"
 run 1 plot --out "$tmp/x.png"
-expect_error "^pnas: error: give one of --history or --arch"
+expect_error "^pnas: error: give one of --history, --arch or --results"
 run 1 plot --history "$history" --arch "$arch" --out "$tmp/x.png"
-expect_error "^pnas: error: give one of --history or --arch"
+expect_error "^pnas: error: give one of --history, --arch or --results"
+run 1 plot --results "$history" --arch "$arch" --out "$tmp/x.png"
+expect_error "^pnas: error: give one of --history, --arch or --results"
 run 1 plot --history "$history" --latency-table "$table" --out "$tmp/x.png"
 expect_error "^pnas: error: --latency-table goes with --arch"
 run 1 plot --history "$history" --out
