@@ -12,6 +12,7 @@
  * each thread holding one chunk's sums on its stack. */
 #include <math.h>
 #include <omp.h>
+#include <stddef.h>
 
 #include "kernels/norm.h"
 
@@ -136,6 +137,42 @@ PNI_HOT static void affine_rows(int64_t c, int64_t cb, int64_t r0, int64_t r1, c
   }
 }
 
+/* affine_rows, then ReLU6 (relu6 set) and the residual add (residual not
+ * NULL, row stride c like x) on each value while it is in a register: the
+ * same operations in the same order as the separate passes, so the same
+ * bits. Four loops rather than tests inside one, so that each vectorises
+ * without unswitching (-O2 does not unswitch). */
+PNI_HOT static void affine_rows_fused(int64_t c, int64_t cb, int64_t r0, int64_t r1,
+                                      const float *x, const float *mean, const float *scale,
+                                      const float *shift, int relu6, const float *residual,
+                                      float *y) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float *xr = x + r * c;
+    float *yr = y + r * c;
+    if (relu6 && residual != NULL) {
+      const float *br = residual + r * c;
+#pragma omp simd
+      for (int64_t j = 0; j < cb; j++) {
+        const float v = (xr[j] - mean[j]) * scale[j] + shift[j];
+        yr[j] = (v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v)) + br[j];
+      }
+    } else if (relu6) {
+#pragma omp simd
+      for (int64_t j = 0; j < cb; j++) {
+        const float v = (xr[j] - mean[j]) * scale[j] + shift[j];
+        yr[j] = v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
+      }
+    } else if (residual != NULL) {
+      const float *br = residual + r * c;
+#pragma omp simd
+      for (int64_t j = 0; j < cb; j++) yr[j] = ((xr[j] - mean[j]) * scale[j] + shift[j]) + br[j];
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < cb; j++) yr[j] = (xr[j] - mean[j]) * scale[j] + shift[j];
+    }
+  }
+}
+
 /* dx = k1 * dy - k2 * (x - mean) - k3 over rows [r0, r1) of one channel
  * block. dx may be dy. */
 PNI_HOT static void bn_dx_rows(int64_t c, int64_t cb, int64_t r0, int64_t r1, const float *x,
@@ -224,20 +261,34 @@ void pni_bn_forward_train(int32_t threads, int64_t rows, int64_t c, const float 
 void pni_bn_forward_eval(int32_t threads, int64_t rows, int64_t c, const float *x,
                          const float *gamma, const float *beta, const float *running_mean,
                          const float *running_var, float eps, float *y) {
+  pni_bn_forward_eval_fused(threads, rows, c, x, gamma, beta, running_mean, running_var, eps, 0,
+                            NULL, y);
+}
+
+void pni_bn_eval_scale(int64_t c, const float *gamma, const float *running_var, float eps,
+                       float *scale) {
+  for (int64_t j = 0; j < c; j++) {
+    scale[j] = (float)((double)gamma[j] / sqrt((double)running_var[j] + (double)eps));
+  }
+}
+
+void pni_bn_forward_eval_fused(int32_t threads, int64_t rows, int64_t c, const float *x,
+                               const float *gamma, const float *beta, const float *running_mean,
+                               const float *running_var, float eps, int relu6,
+                               const float *residual, float *y) {
   if (c <= 0 || rows <= 0) return;
   const int64_t bw = block_width(c);
   const int team = threads > 1 && rows * c >= PNI_BN_SERIAL ? (int)threads : 1;
-#pragma omp parallel num_threads(team)
+#pragma omp parallel num_threads(team) if (team > 1)
   {
     int64_t r0, r1;
     my_rows(rows, &r0, &r1);
     float scale[PNI_BN_BLOCK];
     for (int64_t c0 = 0; c0 < c; c0 += bw) {
       const int64_t cb = min64(bw, c - c0);
-      for (int64_t j = 0; j < cb; j++) {
-        scale[j] = (float)((double)gamma[c0 + j] / sqrt((double)running_var[c0 + j] + (double)eps));
-      }
-      affine_rows(c, cb, r0, r1, x + c0, running_mean + c0, scale, beta + c0, y + c0);
+      pni_bn_eval_scale(cb, gamma + c0, running_var + c0, eps, scale);
+      affine_rows_fused(c, cb, r0, r1, x + c0, running_mean + c0, scale, beta + c0, relu6,
+                        residual != NULL ? residual + c0 : NULL, y + c0);
     }
   }
 }

@@ -46,6 +46,15 @@ void pni_conv_backward(const pni_conv_shape *s, int32_t threads, const float *x,
  * (cin == cout == c). Weights are [k][k][c]. */
 void pni_dwconv_forward(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
                         float *y);
+/* Depthwise forward followed by evaluation-mode batch norm (running
+ * statistics) and, when relu6 is set, ReLU6, applied to each output row
+ * while it is still in cache: bitwise pni_dwconv_forward, then
+ * pni_bn_forward_eval, then pni_relu6_forward, with one pass over y instead
+ * of three. y must not alias x. */
+void pni_dwconv_forward_bn(const pni_conv_shape *s, int32_t threads, const float *x,
+                           const float *w, const float *gamma, const float *beta,
+                           const float *running_mean, const float *running_var, float eps,
+                           int relu6, float *y);
 /* dx (overwritten, may be NULL) and dw (overwritten). */
 void pni_dwconv_backward(const pni_conv_shape *s, int32_t threads, const float *x,
                          const float *w, const float *dy, float *dx, float *dw);

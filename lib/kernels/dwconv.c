@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "kernels/conv.h"
+#include "kernels/elementwise.h"
+#include "kernels/norm.h"
 
 enum {
   KMAX = 7, /* largest kernel; bounds the tap lists kept on the stack */
@@ -503,6 +505,51 @@ void pni_dwconv_forward(const pni_conv_shape *s, int32_t threads, const float *x
   const int32_t team = team_size(threads, macs(s));
 #pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
   for (int64_t r = 0; r < rows; r++) forward_row(s, x, w, y, r);
+}
+
+/* Channels whose batch-norm scale the fused forward keeps on the stack;
+ * wider layers take the separate passes (same bits, more memory traffic). */
+enum { FUSED_MAX_CHANNELS = 4096 };
+
+/* y = (y - mean) * scale + shift, then ReLU6 when relu6 is set, over one
+ * row of pixels: the expressions of pni_bn_forward_eval and
+ * pni_relu6_forward, so the same bits. */
+HOT static void bn_row(int64_t pixels, int64_t c, const float *mean, const float *scale,
+                       const float *shift, int relu6, float *y) {
+  for (int64_t p = 0; p < pixels; p++) {
+    float *yp = y + p * c;
+    if (relu6) {
+#pragma omp simd
+      for (int64_t j = 0; j < c; j++) {
+        const float v = (yp[j] - mean[j]) * scale[j] + shift[j];
+        yp[j] = v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
+      }
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < c; j++) yp[j] = (yp[j] - mean[j]) * scale[j] + shift[j];
+    }
+  }
+}
+
+void pni_dwconv_forward_bn(const pni_conv_shape *s, int32_t threads, const float *x,
+                           const float *w, const float *gamma, const float *beta,
+                           const float *running_mean, const float *running_var, float eps,
+                           int relu6, float *y) {
+  const int64_t c = s->cout, rows = s->n * s->out_h, pixels = s->out_w;
+  if (c > FUSED_MAX_CHANNELS) {
+    pni_dwconv_forward(s, threads, x, w, y);
+    pni_bn_forward_eval_fused(threads, rows * pixels, c, y, gamma, beta, running_mean,
+                              running_var, eps, relu6, NULL, y);
+    return;
+  }
+  float scale[FUSED_MAX_CHANNELS];
+  pni_bn_eval_scale(c, gamma, running_var, eps, scale);
+  const int32_t team = team_size(threads, macs(s));
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    forward_row(s, x, w, y, r);
+    bn_row(pixels, c, running_mean, scale, beta, relu6, y + r * pixels * c);
+  }
 }
 
 void pni_dwconv_backward(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,

@@ -26,6 +26,21 @@ void pni_bn_forward_eval(int32_t threads, int64_t rows, int64_t c, const float *
                          const float *gamma, const float *beta, const float *running_mean,
                          const float *running_var, float eps, float *y);
 
+/* Evaluation mode followed, in the same pass, by ReLU6 when relu6 is set
+ * and by adding residual ([rows][c], may be NULL): bitwise the result of
+ * pni_bn_forward_eval, pni_relu6_forward and pni_add run one after the
+ * other, with one pass over memory instead of three. y may alias x (not
+ * residual, unless it is x as well). */
+void pni_bn_forward_eval_fused(int32_t threads, int64_t rows, int64_t c, const float *x,
+                               const float *gamma, const float *beta, const float *running_mean,
+                               const float *running_var, float eps, int relu6,
+                               const float *residual, float *y);
+
+/* The evaluation-mode scale gamma / sqrt(running_var + eps) of c channels,
+ * computed in double and rounded once, as every evaluation path does. */
+void pni_bn_eval_scale(int64_t c, const float *gamma, const float *running_var, float eps,
+                       float *scale);
+
 /* Backward of the training-mode forward, from the input x and the saved
  * statistics: dx (overwritten; may alias dy), dgamma and dbeta (overwritten;
  * zero when rows == 0). Bitwise identical for any thread count. */
