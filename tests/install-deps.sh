@@ -5,7 +5,8 @@
 set -eu
 packages="meson ninja-build pkg-config gcc g++ binutils python3
 libblis-openmp-dev libpng-dev libyaml-dev zlib1g-dev libcairo2-dev
-check abigail-tools valgrind doxygen dataset-fashion-mnist $*"
+clang libclang-rt-dev libomp-dev
+check abigail-tools valgrind doxygen dataset-fashion-mnist python3-numpy $*"
 
 missing=""
 for p in $packages; do

@@ -12,8 +12,14 @@
  * - Every fallible function returns a ::pnas_status; ::PNAS_OK is zero.
  * - On failure, out-parameters are left untouched and the context's last
  *   error message (pnas_context_last_error()) names the problem.
- * - `*_destroy(NULL)` is a no-op. Memory the library hands out is released
- *   with pnas_free().
+ * - A NULL handle gives ::PNAS_ERR_INVALID_ARGUMENT and a pointer that is
+ *   no live handle of the expected kind ::PNAS_ERR_WRONG_HANDLE. Neither has
+ *   a context to hold a message, except a live handle of another kind (a
+ *   pnas_net passed as a pnas_supernet): its own context then records a
+ *   message naming the function and both kinds.
+ * - `*_destroy(NULL)` is a no-op; a handle of another kind is ignored (and
+ *   reported as above). Memory the library hands out is released with
+ *   pnas_free().
  * - Different handles may be used from different threads at the same time;
  *   one handle (and the objects created from it) is used by one thread at a
  *   time.
@@ -208,7 +214,7 @@ typedef struct pnas_context_options {
   uint32_t abi_version;
   /**
    * Threads for every parallel kernel (OpenMP regions and BLIS calls alike),
-   * at least 1. Default: the number of processors online.
+   * from 1 to 1024. Default: the number of processors online (at most 1024).
    */
   int32_t threads;
   /** Seed of the context's random number generator. Default 0. */
@@ -303,7 +309,7 @@ PNAS_API pnas_status pnas_context_get_threads(const pnas_context *context,
 /**
  * @brief Changes the number of threads for later calls.
  * @param context The context.
- * @param threads At least 1.
+ * @param threads From 1 to 1024.
  * @return ::PNAS_OK or ::PNAS_ERR_INVALID_ARGUMENT.
  */
 PNAS_API pnas_status pnas_context_set_threads(pnas_context *context, int32_t threads);
@@ -919,7 +925,9 @@ typedef struct pnas_step_stats {
  * @param arch The architecture; it may be destroyed afterwards.
  * @param options Options, or NULL for the defaults.
  * @param out_net Receives the network (out).
- * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_OUT_OF_MEMORY.
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT (an option out of range, or
+ *         activations at max_batch too large for the kernels) or
+ *         ::PNAS_ERR_OUT_OF_MEMORY.
  */
 PNAS_API pnas_status pnas_net_create(pnas_context *context, const pnas_arch *arch,
                                      const pnas_net_options *options, pnas_net **out_net);
@@ -948,8 +956,11 @@ PNAS_API pnas_status pnas_net_set_lr(pnas_net *net, float lr);
  * @param batch 1 <= batch <= the network's max_batch.
  * @param out_stats Loss and accuracy of the batch before the update, or NULL.
  * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT (batch size, label out of
- *         range) or ::PNAS_ERR_NUMERIC (a non-finite loss: the weights are
- *         left as they were).
+ *         range) or ::PNAS_ERR_NUMERIC (a non-finite loss or gradient, or an
+ *         SGD update that would make a weight or momentum non-finite; the
+ *         message names the part: the input images, the stem, "block N", the
+ *         head, the pool or the classifier; the weights, momenta and BN
+ *         statistics are left as they were).
  */
 PNAS_API pnas_status pnas_net_train_step(pnas_net *net, const float *images,
                                          const int32_t *labels, int32_t batch,
@@ -1562,7 +1573,9 @@ typedef struct pnas_supernet_info {
  * @param space The space.
  * @param options Options, or NULL for the defaults.
  * @param out_supernet Receives the supernet (out).
- * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_OUT_OF_MEMORY.
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT (an option out of range, a
+ *         space without searched layers, or activations at max_batch too
+ *         large for the kernels) or ::PNAS_ERR_OUT_OF_MEMORY.
  */
 PNAS_API pnas_status pnas_supernet_create(pnas_context *context, const pnas_space *space,
                                           const pnas_supernet_options *options,
@@ -1633,8 +1646,14 @@ PNAS_API pnas_status pnas_supernet_set_latency_model(pnas_supernet *supernet,
  * @param labels batch labels.
  * @param batch 1 <= batch <= max_batch.
  * @param out_stats Loss and accuracy, or NULL.
- * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_NUMERIC
- *         (non-finite loss; nothing changed).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_NUMERIC (a
+ *         non-finite loss or gradient, or an SGD update that would make a
+ *         weight or momentum non-finite; the message names the part of the
+ *         network: the input images, the stem, the first block, "layer L
+ *         (candidate J ...)", the head, the pool or the classifier). On
+ *         ::PNAS_ERR_NUMERIC the weights, momenta, BN statistics, alpha and
+ *         step counts are unchanged; only the sampled path and the context's
+ *         generator have moved.
  */
 PNAS_API pnas_status pnas_supernet_train_step(pnas_supernet *supernet, const float *images,
                                               const int32_t *labels, int32_t batch,
@@ -1649,8 +1668,14 @@ PNAS_API pnas_status pnas_supernet_train_step(pnas_supernet *supernet, const flo
  * @param labels batch labels.
  * @param batch 1 <= batch <= max_batch.
  * @param out_stats Loss, accuracy and E[LAT], or NULL.
- * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT, ::PNAS_ERR_STATE or
- *         ::PNAS_ERR_NUMERIC (alpha unchanged).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT, ::PNAS_ERR_STATE (a latency
+ *         loss form without a latency model) or ::PNAS_ERR_NUMERIC (a
+ *         non-finite loss, naming the first part of the path whose output is
+ *         not finite; a latency term that is not finite; a non-finite alpha
+ *         gradient, naming the layer; or an Adam step that would make alpha
+ *         non-finite). On ::PNAS_ERR_NUMERIC
+ *         alpha, the Adam moments, the BN statistics and the step counts are
+ *         unchanged.
  */
 PNAS_API pnas_status pnas_supernet_arch_step(pnas_supernet *supernet, const float *images,
                                              const int32_t *labels, int32_t batch,
@@ -1666,7 +1691,9 @@ PNAS_API pnas_status pnas_supernet_arch_step(pnas_supernet *supernet, const floa
  * @param labels batch labels.
  * @param batch 1 <= batch <= max_batch.
  * @param out_stats Mean reward in loss, mean accuracy, E[LAT], or NULL.
- * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_STATE.
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT, ::PNAS_ERR_STATE or
+ *         ::PNAS_ERR_NUMERIC (an Adam step that would make alpha non-finite;
+ *         alpha, the Adam moments and the baseline are unchanged).
  */
 PNAS_API pnas_status pnas_supernet_arch_step_reinforce(pnas_supernet *supernet,
                                                        const float *images,
@@ -1838,8 +1865,11 @@ PNAS_API pnas_status pnas_supernet_forward(pnas_supernet *supernet, const float 
  * @param supernet The supernet.
  * @param dlogits batch x classes floats.
  * @param batch The batch of the last training forward.
- * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT or ::PNAS_ERR_STATE (no
- *         training forward before).
+ * @return ::PNAS_OK, ::PNAS_ERR_INVALID_ARGUMENT, ::PNAS_ERR_STATE (no
+ *         training forward of this batch before) or ::PNAS_ERR_NUMERIC (a
+ *         gradient is not finite; the message names the part nearest the
+ *         loss that has one, and pnas_supernet_sgd_step() is refused until
+ *         the next good backward).
  */
 PNAS_API pnas_status pnas_supernet_backward(pnas_supernet *supernet, const float *dlogits,
                                             int32_t batch);
@@ -1848,7 +1878,11 @@ PNAS_API pnas_status pnas_supernet_backward(pnas_supernet *supernet, const float
  * @brief Low level: applies SGD to the active path's weights and the fixed
  *        parts from the gradient buffer.
  * @param supernet The supernet.
- * @return ::PNAS_OK or ::PNAS_ERR_STATE.
+ * @return ::PNAS_OK, ::PNAS_ERR_STATE (no pnas_supernet_backward() since the
+ *         last SGD step, sample, path change or high-level step) or
+ *         ::PNAS_ERR_NUMERIC (a gradient is not finite, or the step would make
+ *         a weight or momentum non-finite; the message names the part;
+ *         nothing changes).
  */
 PNAS_API pnas_status pnas_supernet_sgd_step(pnas_supernet *supernet);
 
@@ -1885,7 +1919,9 @@ PNAS_API pnas_status pnas_supernet_arch_gradient(pnas_supernet *supernet, const 
  * @brief Low level: one Adam step on alpha from the current alpha gradients
  *        (then, in two mode, the pair shift that keeps other probabilities).
  * @param supernet The supernet.
- * @return ::PNAS_OK or ::PNAS_ERR_STATE (no gradient computed).
+ * @return ::PNAS_OK, ::PNAS_ERR_STATE (no gradient computed) or
+ *         ::PNAS_ERR_NUMERIC (the step would make alpha or the Adam moments
+ *         non-finite; the message names the layer; nothing changes).
  */
 PNAS_API pnas_status pnas_supernet_arch_update(pnas_supernet *supernet);
 

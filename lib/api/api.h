@@ -14,10 +14,16 @@ static inline int pni_context_is_live(const pnas_context *ctx) {
   return ctx != NULL && ctx->tag == PNI_TAG_CONTEXT;
 }
 
+/* Status for a handle argument that failed its liveness check: NULL is an
+ * invalid argument, anything else a wrong handle. When the pointer is a live
+ * object of another kind (every object starts with its tag and its
+ * context), that object's context records a message naming the function,
+ * the kind passed and the kind expected; otherwise there is no context that
+ * can safely hold one. */
+pnas_status pni_handle_status(const void *handle, const char *function, const char *expected);
+
 /* Status for a context argument that failed pni_context_is_live(). */
-static inline pnas_status pni_context_check_status(const pnas_context *ctx) {
-  return ctx == NULL ? PNAS_ERR_INVALID_ARGUMENT : PNAS_ERR_WRONG_HANDLE;
-}
+#define pni_context_check_status(ctx) pni_handle_status((ctx), __func__, "pnas_context")
 
 /* Option and info structs grow at their end; the caller's struct_size says
  * which version it was compiled with. These three copies are the whole

@@ -13,13 +13,12 @@
 #define ARCH_INFO_V1_SIZE (offsetof(pnas_arch_info, params) + sizeof(int64_t))
 #define BLOCK_INFO_V1_SIZE (offsetof(pnas_block_info, params) + sizeof(int64_t))
 
-static pnas_status arch_check(const pnas_arch *arch) {
-  if (arch == NULL) return PNAS_ERR_INVALID_ARGUMENT;
-  if (arch->tag != PNI_TAG_ARCH || !pni_context_is_live(arch->ctx)) {
-    return PNAS_ERR_WRONG_HANDLE;
-  }
-  return PNAS_OK;
-}
+/* PNAS_OK for a live pnas_arch, else pni_handle_status(); a macro so that
+ * __func__ names the exported function. */
+#define arch_check(arch)                                                          \
+  ((arch) != NULL && (arch)->tag == PNI_TAG_ARCH && pni_context_is_live((arch)->ctx) \
+       ? PNAS_OK                                                                 \
+       : pni_handle_status((arch), __func__, "pnas_arch"))
 
 PNAS_API pnas_status pnas_arch_info_init_sized(pnas_arch_info *info, size_t struct_size) {
   if (info == NULL || struct_size < ARCH_INFO_V1_SIZE) return PNAS_ERR_INVALID_ARGUMENT;

@@ -15,7 +15,8 @@
 
 static int32_t processors_online(void) {
   const long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n >= 1 && n <= 4096 ? (int32_t)n : 1;
+  if (n < 1) return 1;
+  return n > PNI_MAX_THREADS ? PNI_MAX_THREADS : (int32_t)n;
 }
 
 PNAS_API pnas_status pnas_context_options_init_abi(pnas_context_options *options,
@@ -78,9 +79,10 @@ static pnas_status validate_options(const pnas_context_options *o, char *error,
                           caller_major, caller_minor, o->abi_version % 100,
                           PNAS_VERSION_STRING);
   }
-  if (o->threads < 1) {
+  if (o->threads < 1 || o->threads > PNI_MAX_THREADS) {
     return creation_error(error, error_size, PNAS_ERR_INVALID_ARGUMENT,
-                          "options.threads is %d; it must be at least 1", (int)o->threads);
+                          "options.threads is %d; it must be between 1 and %d", (int)o->threads,
+                          PNI_MAX_THREADS);
   }
   const pnas_allocator *a = &o->allocator;
   const int any_hook = a->alloc != NULL || a->aligned_alloc != NULL || a->free != NULL;
@@ -130,7 +132,10 @@ PNAS_API pnas_status pnas_context_create(const pnas_context_options *options,
 }
 
 PNAS_API void pnas_context_destroy(pnas_context *ctx) {
-  if (!pni_context_is_live(ctx)) return;
+  if (!pni_context_is_live(ctx)) {
+    if (ctx != NULL) pni_context_check_status(ctx); /* a live handle of another kind: say so */
+    return;
+  }
   pni_log(ctx, PNAS_LOG_DEBUG, "context destroyed");
   const pnas_allocator allocator = ctx->allocator;
   ctx->tag = PNI_TAG_DEAD;
@@ -160,10 +165,10 @@ PNAS_API pnas_status pnas_context_get_threads(const pnas_context *ctx, int32_t *
 
 PNAS_API pnas_status pnas_context_set_threads(pnas_context *ctx, int32_t threads) {
   if (!pni_context_is_live(ctx)) return pni_context_check_status(ctx);
-  if (threads < 1) {
+  if (threads < 1 || threads > PNI_MAX_THREADS) {
     return pni_fail(ctx, PNAS_ERR_INVALID_ARGUMENT,
-                    "pnas_context_set_threads: threads is %d; it must be at least 1",
-                    (int)threads);
+                    "pnas_context_set_threads: threads is %d; it must be between 1 and %d",
+                    (int)threads, PNI_MAX_THREADS);
   }
   ctx->threads = threads;
   return PNAS_OK;

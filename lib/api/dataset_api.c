@@ -19,12 +19,10 @@ static int batcher_is_live(const pnas_batcher *b) {
   return b != NULL && b->tag == PNI_TAG_BATCHER;
 }
 
-/* Status for a handle that failed its liveness check. There is no context
- * to hold a message: NULL is an invalid argument, anything else is a wrong
- * handle. */
-static pnas_status handle_status(const void *handle) {
-  return handle == NULL ? PNAS_ERR_INVALID_ARGUMENT : PNAS_ERR_WRONG_HANDLE;
-}
+/* Status for a handle that failed its liveness check (see
+ * pni_handle_status); macros so that __func__ names the exported function. */
+#define dataset_status(ds) pni_handle_status((ds), __func__, "pnas_dataset")
+#define batcher_status(b) pni_handle_status((b), __func__, "pnas_batcher")
 
 static pnas_status null_argument(pnas_context *ctx, const char *function, const char *name) {
   return pni_fail(ctx, PNAS_ERR_INVALID_ARGUMENT, "%s: %s is NULL", function, name);
@@ -102,7 +100,7 @@ PNAS_API pnas_status pnas_dataset_split_balanced(pnas_dataset *ds, int32_t per_c
                                                  pnas_dataset **out_rest,
                                                  pnas_dataset **out_held_out) {
   static const char fn[] = "pnas_dataset_split_balanced";
-  if (!dataset_is_live(ds)) return handle_status(ds);
+  if (!dataset_is_live(ds)) return dataset_status(ds);
   if (out_rest == NULL) return null_argument(ds->ctx, fn, "out_rest");
   if (out_held_out == NULL) return null_argument(ds->ctx, fn, "out_held_out");
   if (out_rest == out_held_out) {
@@ -119,7 +117,7 @@ PNAS_API pnas_status pnas_dataset_split_balanced(pnas_dataset *ds, int32_t per_c
 PNAS_API pnas_status pnas_dataset_subset(pnas_dataset *ds, int64_t offset, int64_t count,
                                          pnas_dataset **out_subset) {
   static const char fn[] = "pnas_dataset_subset";
-  if (!dataset_is_live(ds)) return handle_status(ds);
+  if (!dataset_is_live(ds)) return dataset_status(ds);
   if (out_subset == NULL) return null_argument(ds->ctx, fn, "out_subset");
   if (offset < 0 || count < 1 || offset > ds->count || count > ds->count - offset) {
     return pni_fail(ds->ctx, PNAS_ERR_INVALID_ARGUMENT,
@@ -133,7 +131,7 @@ PNAS_API pnas_status pnas_dataset_subset(pnas_dataset *ds, int64_t offset, int64
 
 PNAS_API pnas_status pnas_dataset_get_info(const pnas_dataset *ds, pnas_dataset_info *out_info) {
   static const char fn[] = "pnas_dataset_get_info";
-  if (!dataset_is_live(ds)) return handle_status(ds);
+  if (!dataset_is_live(ds)) return dataset_status(ds);
   if (out_info == NULL) return null_argument(ds->ctx, fn, "out_info");
   const size_t size = out_info->struct_size;
   if (size < DATASET_INFO_V1_SIZE) {
@@ -158,7 +156,10 @@ PNAS_API pnas_status pnas_dataset_get_info(const pnas_dataset *ds, pnas_dataset_
 }
 
 PNAS_API void pnas_dataset_destroy(pnas_dataset *ds) {
-  if (!dataset_is_live(ds)) return;
+  if (!dataset_is_live(ds)) {
+    if (ds != NULL) dataset_status(ds); /* a live handle of another kind: say so */
+    return;
+  }
   pni_dataset_free(ds);
 }
 
@@ -207,7 +208,7 @@ static pnas_status check_batcher_options(pnas_context *ctx, const pnas_dataset *
 
 PNAS_API pnas_status pnas_batcher_create(pnas_dataset *ds, const pnas_batcher_options *options,
                                          pnas_batcher **out_batcher) {
-  if (!dataset_is_live(ds)) return handle_status(ds);
+  if (!dataset_is_live(ds)) return dataset_status(ds);
   if (out_batcher == NULL) return null_argument(ds->ctx, "pnas_batcher_create", "out_batcher");
   pnas_batcher_options defaults;
   if (options == NULL) {
@@ -222,7 +223,7 @@ PNAS_API pnas_status pnas_batcher_create(pnas_dataset *ds, const pnas_batcher_op
 PNAS_API pnas_status pnas_batcher_next(pnas_batcher *batcher, float *images, int32_t *labels,
                                        int32_t *out_count) {
   static const char fn[] = "pnas_batcher_next";
-  if (!batcher_is_live(batcher)) return handle_status(batcher);
+  if (!batcher_is_live(batcher)) return batcher_status(batcher);
   if (images == NULL) return null_argument(batcher->ctx, fn, "images");
   if (labels == NULL) return null_argument(batcher->ctx, fn, "labels");
   if (out_count == NULL) return null_argument(batcher->ctx, fn, "out_count");
@@ -233,7 +234,7 @@ PNAS_API pnas_status pnas_batcher_next(pnas_batcher *batcher, float *images, int
 PNAS_API pnas_status pnas_batcher_next_view(pnas_batcher *batcher, const float **out_images,
                                             const int32_t **out_labels, int32_t *out_count) {
   static const char fn[] = "pnas_batcher_next_view";
-  if (!batcher_is_live(batcher)) return handle_status(batcher);
+  if (!batcher_is_live(batcher)) return batcher_status(batcher);
   if (out_images == NULL) return null_argument(batcher->ctx, fn, "out_images");
   if (out_labels == NULL) return null_argument(batcher->ctx, fn, "out_labels");
   if (out_count == NULL) return null_argument(batcher->ctx, fn, "out_count");
@@ -244,13 +245,16 @@ PNAS_API pnas_status pnas_batcher_next_view(pnas_batcher *batcher, const float *
 }
 
 PNAS_API pnas_status pnas_batcher_reset(pnas_batcher *batcher) {
-  if (!batcher_is_live(batcher)) return handle_status(batcher);
+  if (!batcher_is_live(batcher)) return batcher_status(batcher);
   pni_batcher_reset(batcher);
   return PNAS_OK;
 }
 
 PNAS_API void pnas_batcher_destroy(pnas_batcher *batcher) {
-  if (!batcher_is_live(batcher)) return;
+  if (!batcher_is_live(batcher)) {
+    if (batcher != NULL) batcher_status(batcher); /* a live handle of another kind: say so */
+    return;
+  }
   pni_batcher_destroy(batcher);
 }
 
@@ -260,7 +264,7 @@ PNAS_API void pnas_batcher_destroy(pnas_batcher *batcher) {
 
 PNAS_API pnas_status pnas_batcher_get_state(const pnas_batcher *batcher, void *buffer,
                                             size_t capacity, size_t *out_size) {
-  if (!batcher_is_live(batcher)) return handle_status(batcher);
+  if (!batcher_is_live(batcher)) return batcher_status(batcher);
   pnas_context *ctx = batcher->ctx;
   if (out_size == NULL) {
     return pni_fail(ctx, PNAS_ERR_INVALID_ARGUMENT, "pnas_batcher_get_state: out_size is NULL");
@@ -286,7 +290,7 @@ PNAS_API pnas_status pnas_batcher_get_state(const pnas_batcher *batcher, void *b
 
 PNAS_API pnas_status pnas_batcher_set_state(pnas_batcher *batcher, const void *buffer,
                                             size_t size) {
-  if (!batcher_is_live(batcher)) return handle_status(batcher);
+  if (!batcher_is_live(batcher)) return batcher_status(batcher);
   pnas_context *ctx = batcher->ctx;
   const int64_t count = batcher->ds->count;
   if (buffer == NULL || size != 56 + sizeof(int64_t) * (size_t)count) {

@@ -19,13 +19,12 @@
 #define PROFILE_MAX_BATCH 65536
 #define PROFILE_MAX_RUNS 1000000
 
-static pnas_status model_check(const pnas_latency_model *model) {
-  if (model == NULL) return PNAS_ERR_INVALID_ARGUMENT;
-  if (model->tag != PNI_TAG_LATENCY || !pni_context_is_live(model->ctx)) {
-    return PNAS_ERR_WRONG_HANDLE;
-  }
-  return PNAS_OK;
-}
+/* PNAS_OK for a live pnas_latency_model, else pni_handle_status(); a macro so that
+ * __func__ names the exported function. */
+#define model_check(model)                                                          \
+  ((model) != NULL && (model)->tag == PNI_TAG_LATENCY && pni_context_is_live((model)->ctx) \
+       ? PNAS_OK                                                                 \
+       : pni_handle_status((model), __func__, "pnas_latency_model"))
 
 PNAS_API pnas_status pnas_latency_model_load_table(pnas_context *context, const char *path,
                                                    pnas_latency_model **out_model) {

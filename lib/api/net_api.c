@@ -15,9 +15,8 @@ static int net_is_live(const pnas_net *net) {
   return net != NULL && net->tag == PNI_TAG_NET && pni_context_is_live(net->ctx);
 }
 
-static pnas_status net_check_status(const pnas_net *net) {
-  return net == NULL ? PNAS_ERR_INVALID_ARGUMENT : PNAS_ERR_WRONG_HANDLE;
-}
+/* A macro so that __func__ names the exported function. */
+#define net_check_status(net) pni_handle_status((net), __func__, "pnas_net")
 
 PNAS_API pnas_status pnas_net_options_init_sized(pnas_net_options *options, size_t struct_size) {
   if (options == NULL || struct_size < sizeof(size_t) + sizeof(int32_t)) {
@@ -105,7 +104,11 @@ PNAS_API pnas_status pnas_net_create(pnas_context *ctx, const pnas_arch *arch,
 }
 
 PNAS_API void pnas_net_destroy(pnas_net *net) {
-  if (net_is_live(net)) pni_net_destroy(net);
+  if (net_is_live(net)) {
+    pni_net_destroy(net);
+  } else if (net != NULL) {
+    net_check_status(net); /* a live handle of another kind: say so */
+  }
 }
 
 PNAS_API pnas_status pnas_net_set_sgd(pnas_net *net, const pnas_sgd_options *options) {
@@ -197,14 +200,29 @@ PNAS_API pnas_status pnas_net_train_step(pnas_net *net, const float *images,
   int64_t correct = 0;
   const double loss = pni_softmax_xent(net->ctx->threads, batch, net->classes, net->logits,
                                        labels, net->sgd.label_smoothing, net->dlogits, &correct);
+  char part[96];
   if (!isfinite(loss)) {
+    pni_net_describe_nonfinite(net, images, batch, part, sizeof part);
     memcpy(net->arena.stats, net->stats_backup, sizeof(float) * (size_t)net->stats_count);
     return pni_fail(net->ctx, PNAS_ERR_NUMERIC,
-                    "pnas_net_train_step: the loss is not finite (%g); no update was made "
-                    "(is the learning rate too high?)",
-                    loss);
+                    "pnas_net_train_step: the loss is not finite (%g): the first non-finite "
+                    "output is in %s; no update was made (is the learning rate too high?)",
+                    loss, part);
   }
   pni_net_backward(net, net->dlogits, batch, NULL);
+  if (!pni_net_step_finite(net, 0, part, sizeof part)) {
+    memcpy(net->arena.stats, net->stats_backup, sizeof(float) * (size_t)net->stats_count);
+    return pni_fail(net->ctx, PNAS_ERR_NUMERIC,
+                    "pnas_net_train_step: a gradient of %s is not finite; no update was made",
+                    part);
+  }
+  if (!pni_net_step_finite(net, 1, part, sizeof part)) {
+    memcpy(net->arena.stats, net->stats_backup, sizeof(float) * (size_t)net->stats_count);
+    return pni_fail(net->ctx, PNAS_ERR_NUMERIC,
+                    "pnas_net_train_step: the SGD step would make weights or momenta of %s "
+                    "non-finite (learning rate %g too high?); no update was made",
+                    part, (double)net->sgd.lr);
+  }
   pni_net_sgd_update(net);
   write_stats(out_stats, loss, correct, batch);
   return PNAS_OK;

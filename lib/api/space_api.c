@@ -13,13 +13,12 @@
 #define SPACE_INFO_V1_SIZE (offsetof(pnas_space_info, layers) + sizeof(int32_t))
 #define BLOCK_INFO_V1_SIZE (offsetof(pnas_block_info, params) + sizeof(int64_t))
 
-static pnas_status space_check(const pnas_space *space) {
-  if (space == NULL) return PNAS_ERR_INVALID_ARGUMENT;
-  if (space->tag != PNI_TAG_SPACE || !pni_context_is_live(space->ctx)) {
-    return PNAS_ERR_WRONG_HANDLE;
-  }
-  return PNAS_OK;
-}
+/* PNAS_OK for a live pnas_space, else pni_handle_status(); a macro so that
+ * __func__ names the exported function. */
+#define space_check(space)                                                          \
+  ((space) != NULL && (space)->tag == PNI_TAG_SPACE && pni_context_is_live((space)->ctx) \
+       ? PNAS_OK                                                                 \
+       : pni_handle_status((space), __func__, "pnas_space"))
 
 PNAS_API pnas_status pnas_space_info_init_sized(pnas_space_info *info, size_t struct_size) {
   if (info == NULL || struct_size < SPACE_INFO_V1_SIZE) return PNAS_ERR_INVALID_ARGUMENT;

@@ -16,9 +16,8 @@ static int live(const pnas_supernet *sn) {
   return sn != NULL && sn->tag == PNI_TAG_SUPERNET && pni_context_is_live(sn->ctx);
 }
 
-static pnas_status dead(const pnas_supernet *sn) {
-  return sn == NULL ? PNAS_ERR_INVALID_ARGUMENT : PNAS_ERR_WRONG_HANDLE;
-}
+/* A macro so that __func__ names the exported function. */
+#define dead(sn) pni_handle_status((sn), __func__, "pnas_supernet")
 
 PNAS_API pnas_status pnas_supernet_options_init_sized(pnas_supernet_options *options,
                                                       size_t struct_size) {
@@ -110,7 +109,11 @@ PNAS_API pnas_status pnas_supernet_create(pnas_context *ctx, const pnas_space *s
 }
 
 PNAS_API void pnas_supernet_destroy(pnas_supernet *sn) {
-  if (live(sn)) pni_supernet_destroy(sn);
+  if (live(sn)) {
+    pni_supernet_destroy(sn);
+  } else if (sn != NULL) {
+    dead(sn); /* a live handle of another kind: say so */
+  }
 }
 
 PNAS_API pnas_status pnas_supernet_get_info(const pnas_supernet *sn, pnas_supernet_info *out) {
@@ -300,15 +303,32 @@ PNAS_API pnas_status pnas_supernet_train_step(pnas_supernet *sn, const float *im
   int64_t correct = 0;
   const double loss = pni_softmax_xent(sn->ctx->threads, batch, sn->classes, sn->logits, labels,
                                        sn->sgd.label_smoothing, sn->dlogits, &correct);
+  char part[160];
   if (!isfinite(loss)) {
+    pni_supernet_describe_nonfinite(sn, images, batch, part, sizeof part);
     memcpy(sn->arena.stats, sn->stats_backup, sizeof(float) * (size_t)sn->stats_count);
     return pni_fail(sn->ctx, PNAS_ERR_NUMERIC,
-                    "%s: the loss is not finite (%g); no update was made", fn, loss);
+                    "%s: the loss is not finite (%g): the first non-finite output is in %s; no "
+                    "update was made",
+                    fn, loss, part);
   }
   pni_supernet_backward(sn, sn->dlogits, batch, 0);
+  if (!pni_supernet_grads_finite(sn, part, sizeof part)) {
+    memcpy(sn->arena.stats, sn->stats_backup, sizeof(float) * (size_t)sn->stats_count);
+    return pni_fail(sn->ctx, PNAS_ERR_NUMERIC,
+                    "%s: a gradient of %s is not finite; no update was made", fn, part);
+  }
+  if (!pni_supernet_sgd_finite(sn, part, sizeof part)) {
+    memcpy(sn->arena.stats, sn->stats_backup, sizeof(float) * (size_t)sn->stats_count);
+    return pni_fail(sn->ctx, PNAS_ERR_NUMERIC,
+                    "%s: the SGD step would make weights or momenta of %s non-finite (learning "
+                    "rate %g too high?); no update was made",
+                    fn, part, (double)sn->sgd.lr);
+  }
   pni_supernet_sgd(sn);
   sn->weight_steps++;
   sn->training_forward_done = 0;
+  sn->grads_ready = 0;
   if (out_stats != NULL && out_stats->struct_size >= sizeof *out_stats) {
     out_stats->loss = loss;
     out_stats->ce_loss = loss;
@@ -329,6 +349,7 @@ PNAS_API pnas_status pnas_supernet_arch_gradient(pnas_supernet *sn, const float 
   pnas_status status = check_batch(sn, "pnas_supernet_arch_gradient", images, labels, batch);
   if (status != PNAS_OK) return status;
   sn->training_forward_done = 0;
+  sn->grads_ready = 0;
   return pni_supernet_arch_gradient(sn, images, labels, batch, out_stats);
 }
 
@@ -343,7 +364,12 @@ PNAS_API pnas_status pnas_supernet_arch_step(pnas_supernet *sn, const float *ima
   pnas_status status = pnas_supernet_arch_gradient(sn, images, labels, batch, out_stats);
   if (status != PNAS_OK) return status;
   status = pni_supernet_arch_update(sn);
-  if (status == PNAS_OK && out_stats != NULL && out_stats->struct_size >= sizeof *out_stats &&
+  if (status != PNAS_OK) {
+    /* A refused update: the running BN statistics go back too. */
+    memcpy(sn->arena.stats, sn->stats_backup, sizeof(float) * (size_t)sn->stats_count);
+    return status;
+  }
+  if (out_stats != NULL && out_stats->struct_size >= sizeof *out_stats &&
       sn->has_latency) {
     out_stats->expected_latency_ms = pni_supernet_expected_latency(sn);
   }
@@ -365,12 +391,14 @@ PNAS_API pnas_status pnas_supernet_arch_step_reinforce(pnas_supernet *sn, const 
     if (status != PNAS_OK) return status;
   }
   sn->training_forward_done = 0;
+  sn->grads_ready = 0;
   return pni_supernet_reinforce(sn, images, labels, batch, out_stats);
 }
 
 PNAS_API pnas_status pnas_supernet_prune(pnas_supernet *sn, int32_t *out_pruned) {
   if (!live(sn)) return dead(sn);
   sn->training_forward_done = 0;
+  sn->grads_ready = 0;
   return pni_supernet_prune(sn, out_pruned);
 }
 
@@ -521,6 +549,7 @@ PNAS_API pnas_status pnas_supernet_sample(pnas_supernet *sn) {
   if (!live(sn)) return dead(sn);
   sample_path(sn);
   sn->training_forward_done = 0;
+  sn->grads_ready = 0;
   return PNAS_OK;
 }
 
@@ -548,6 +577,7 @@ PNAS_API pnas_status pnas_supernet_active_path(pnas_supernet *sn, int32_t *ops, 
     sn->layers[l].other = -1;
   }
   sn->training_forward_done = 0;
+  sn->grads_ready = 0;
   return PNAS_OK;
 }
 
@@ -588,11 +618,33 @@ PNAS_API pnas_status pnas_supernet_backward(pnas_supernet *sn, const float *dlog
   /* Gradients off the path are zero in the host's view. */
   memset(sn->arena.grads, 0, sizeof(float) * (size_t)sn->param_count);
   pni_supernet_backward(sn, dlogits, batch, 0);
+  char part[160];
+  if (!pni_supernet_grads_finite(sn, part, sizeof part)) {
+    sn->grads_ready = 0;
+    return pni_fail(sn->ctx, PNAS_ERR_NUMERIC,
+                    "pnas_supernet_backward: a gradient of %s is not finite (dlogits too large "
+                    "or not finite?)",
+                    part);
+  }
+  sn->grads_ready = 1;
   return PNAS_OK;
 }
 
 PNAS_API pnas_status pnas_supernet_sgd_step(pnas_supernet *sn) {
   if (!live(sn)) return dead(sn);
+  if (!sn->grads_ready) {
+    return pni_fail(sn->ctx, PNAS_ERR_STATE,
+                    "pnas_supernet_sgd_step: no gradients to apply (run pnas_supernet_forward "
+                    "with training 1 and pnas_supernet_backward first)");
+  }
+  char part[160];
+  if (!pni_supernet_sgd_finite(sn, part, sizeof part)) {
+    return pni_fail(sn->ctx, PNAS_ERR_NUMERIC,
+                    "pnas_supernet_sgd_step: the step would make weights or momenta of %s "
+                    "non-finite (learning rate %g too high?); nothing was changed",
+                    part, (double)sn->sgd.lr);
+  }
+  sn->grads_ready = 0;
   pni_supernet_sgd(sn);
   sn->weight_steps++;
   return PNAS_OK;

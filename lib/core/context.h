@@ -23,6 +23,10 @@ enum {
   PNI_TAG_DEAD = 0x44454144      /* "DEAD": written on destroy */
 };
 
+/* Most threads a context may use. libgomp itself crashes on teams of about
+ * a million threads; no machine this library targets has more than this. */
+#define PNI_MAX_THREADS 1024
+
 /* Longest last-error message kept, including the NUL; longer ones are cut. */
 #define PNI_ERROR_CAPACITY 512
 

@@ -248,7 +248,11 @@ pnas_status pni_checkpoint_load(pnas_context *ctx, const char *path, int32_t max
   get(&r, magic, 8);
   GET(&r, uint32_t, version);
   GET(&r, uint32_t, bom);
-  if (r.short_read || memcmp(magic, MAGIC, 8) != 0) {
+  if (r.short_read) {
+    status = corrupt(ctx, path, "truncated: shorter than the 16-byte header");
+    goto done;
+  }
+  if (memcmp(magic, MAGIC, 8) != 0) {
     status = corrupt(ctx, path, "not a libpnas supernet checkpoint (bad magic)");
     goto done;
   }

@@ -179,9 +179,9 @@ static pnas_status read_ops(pni_yaml *y, const yaml_node_t *stage, const char *p
     if ((st = pni_yaml_string(y, item, item_path, &name)) != PNAS_OK) return st;
     if (!pni_space_op_parse(name, &out->ops[i])) {
       return pni_yaml_fail(y, item, item_path,
-                           "unknown op '%.60s'; expected " OP_FORMS
+                           "unknown op '%.*s'; expected " OP_FORMS
                            " (the official names 3x3_MBConv3 and Zero are accepted too)",
-                           name);
+                           pni_yaml_quote_len(name, 60), name);
     }
   }
   out->op_count = (int32_t)n;

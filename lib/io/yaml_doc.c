@@ -107,6 +107,14 @@ void pni_yaml_path_index(char *buf, size_t cap, const char *parent, long index) 
   snprintf(buf, cap, "%s[%ld]", parent, index);
 }
 
+int pni_yaml_quote_len(const char *text, size_t max) {
+  size_t len = strnlen(text, max + 1);
+  if (len <= max) return (int)len;
+  len = max;
+  while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80) len--;
+  return (int)len;
+}
+
 const char *pni_yaml_describe(const yaml_node_t *node, char *buf, size_t cap) {
   switch (node->type) {
     case YAML_MAPPING_NODE:
@@ -122,9 +130,9 @@ const char *pni_yaml_describe(const yaml_node_t *node, char *buf, size_t cap) {
       if (pni_yaml_is_null(node)) {
         snprintf(buf, cap, "null");
       } else if (quoted) {
-        snprintf(buf, cap, "the string \"%.60s\"", text);
+        snprintf(buf, cap, "the string \"%.*s\"", pni_yaml_quote_len(text, 60), text);
       } else {
-        snprintf(buf, cap, "%.60s", text);
+        snprintf(buf, cap, "%.*s", pni_yaml_quote_len(text, 60), text);
       }
       break;
     }

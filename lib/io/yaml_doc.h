@@ -78,6 +78,10 @@ pnas_status pni_yaml_string(pni_yaml *y, const yaml_node_t *node, const char *pa
  * text, "a mapping" or "a sequence". Writes into buf and returns it. */
 const char *pni_yaml_describe(const yaml_node_t *node, char *buf, size_t cap);
 
+/* How many bytes of text (a string libyaml produced, so valid UTF-8) a
+ * message quotes with "%.*s": at most max, never part of a character. */
+int pni_yaml_quote_len(const char *text, size_t max);
+
 /* The pieces every network description shares (architecture and space
  * YAML): a required integer key, `input: [h, w, c]` and the `stem` mapping
  * {channels, kernel (odd), stride (1 or 2)}. Messages name file, line, key. */

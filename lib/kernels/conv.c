@@ -67,7 +67,9 @@ static int64_t col_floats_per_image(const pni_conv_shape *s) {
 }
 
 static int64_t images_per_chunk(const pni_conv_shape *s) {
-  int64_t images = COL_CAP_FLOATS / col_floats_per_image(s);
+  const int64_t per_image = col_floats_per_image(s);
+  if (per_image < 1) return 0; /* a shape pni_conv_shape_init refused */
+  int64_t images = COL_CAP_FLOATS / per_image;
   if (images < 1) images = 1;
   return images < s->n ? images : s->n;
 }

@@ -28,7 +28,9 @@ static void plan_net(pnas_net *net, pni_planner *p) {
     c = info->head_channels;
   }
   net->features = c;
-  net->feature_hw = h * w;
+  const int64_t hw = (int64_t)h * w;
+  if (hw > INT32_MAX) p->activation_floats = PNI_PLAN_TOO_LARGE;
+  net->feature_hw = hw > INT32_MAX ? 0 : (int32_t)hw;
   net->classes = info->classes;
   net->fc_weight = pni_plan_params(p, (int64_t)c * info->classes, 0);
   net->fc_bias = pni_plan_params(p, info->classes, 1);
@@ -84,6 +86,13 @@ pnas_status pni_net_create(pnas_context *ctx, const pnas_arch *arch,
   net->stats_count = p.stats;
   net->saved_count = p.saved;
   net->activation_floats = p.activation_floats;
+  if (p.activation_floats == PNI_PLAN_TOO_LARGE) {
+    status = pni_fail(ctx, PNAS_ERR_INVALID_ARGUMENT,
+                      "the network is too large: with max_batch %d an activation exceeds the "
+                      "sizes the kernels support (2^31 rows or 2^63 floats)",
+                      (int)net->max_batch);
+    goto fail;
+  }
 
   const int64_t batch = net->max_batch;
   const pnas_arch_info *info = &net->arch->info;

@@ -55,6 +55,16 @@ void pni_net_backward(pnas_net *net, const float *dlogits, int32_t batch, float 
 /* One SGD update of every parameter from net->grads. */
 void pni_net_sgd_update(pnas_net *net);
 
+/* Non-finite values (net_finite.c). After a forward of `batch` images,
+ * names in buf the first part (the images first) whose output is not
+ * finite. */
+void pni_net_describe_nonfinite(const pnas_net *net, const float *images, int32_t batch,
+                                char *buf, size_t cap);
+/* 1 if every gradient is finite and, with with_update, the SGD update would
+ * keep every weight and momentum finite; otherwise 0, and buf names the
+ * part. */
+int pni_net_step_finite(const pnas_net *net, int with_update, char *buf, size_t cap);
+
 /* Serialisation of the whole net (architecture, parameters, running
  * statistics, momenta, optimizer settings, step count). */
 pnas_status pni_net_save(const pnas_net *net, const char *path);

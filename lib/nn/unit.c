@@ -31,7 +31,7 @@ void pni_unit_plan(pni_planner *p, pni_unit *u, pni_unit_kind kind, int relu, in
   memset(u, 0, sizeof *u);
   u->kind = kind;
   u->relu = relu;
-  pni_conv_shape_init(&u->shape, n, h, w, cin, cout, k, stride, k / 2);
+  const int shape_ok = pni_conv_shape_init(&u->shape, n, h, w, cin, cout, k, stride, k / 2);
   const int64_t weights = kind == PNI_UNIT_DW ? k * k * cout : k * k * cin * cout;
   u->weight = pni_plan_params(p, weights, 0);
   u->gamma = pni_plan_params(p, cout, 1);
@@ -40,6 +40,10 @@ void pni_unit_plan(pni_planner *p, pni_unit *u, pni_unit_kind kind, int relu, in
   p->stats += 2 * cout;
   u->saved = p->saved;
   p->saved += 2 * cout;
+  if (!shape_ok) {
+    p->activation_floats = PNI_PLAN_TOO_LARGE;
+    return;
+  }
   const int64_t out = n * u->shape.out_h * u->shape.out_w * cout;
   if (out > p->activation_floats) p->activation_floats = out;
   if (n * h * w * cin > p->activation_floats) p->activation_floats = n * h * w * cin;
@@ -110,8 +114,41 @@ static pni_conv_shape batch_shape(const pni_unit *u, int32_t batch) {
   return s;
 }
 
+/* Evaluation: the convolution writes straight into u->a and batch norm
+ * (running statistics), ReLU6 and the residual follow in the same pass
+ * (inside the depthwise kernel, one pass after a GEMM). The same bits as
+ * the separate passes of training mode's structure; u->z is not touched. */
+static void unit_forward_eval(const pni_arena *arena, pni_unit *u, const float *x, int32_t batch,
+                              const float *residual) {
+  const int32_t threads = arena->ctx->threads;
+  const pni_conv_shape s = batch_shape(u, batch);
+  const float *w = arena->params + u->weight;
+  const int64_t rows = s.n * s.out_h * s.out_w, c = s.cout;
+  const float *gamma = arena->params + u->gamma, *beta = arena->params + u->beta;
+  const float *running_mean = arena->stats + u->stats, *running_var = running_mean + c;
+  u->x = x;
+  if (u->kind == PNI_UNIT_DW && residual == NULL) {
+    pni_dwconv_forward_bn(&s, threads, x, w, gamma, beta, running_mean, running_var,
+                          arena->bn_eps, u->relu, u->a);
+    return;
+  }
+  switch (u->kind) {
+    case PNI_UNIT_FULL: pni_conv_forward(&s, threads, x, w, u->a, arena->col); break;
+    case PNI_UNIT_PW:
+      pni_conv1x1_forward(threads, s.n * s.h * s.w, s.cin, s.cout, x, w, u->a);
+      break;
+    case PNI_UNIT_DW: pni_dwconv_forward(&s, threads, x, w, u->a); break;
+  }
+  pni_bn_forward_eval_fused(threads, rows, c, u->a, gamma, beta, running_mean, running_var,
+                            arena->bn_eps, u->relu, residual, u->a);
+}
+
 void pni_unit_forward(const pni_arena *arena, pni_unit *u, const float *x, int32_t batch,
                       int training) {
+  if (!training) {
+    unit_forward_eval(arena, u, x, batch, NULL);
+    return;
+  }
   const int32_t threads = arena->ctx->threads;
   const pni_conv_shape s = batch_shape(u, batch);
   const float *w = arena->params + u->weight;
@@ -126,14 +163,9 @@ void pni_unit_forward(const pni_arena *arena, pni_unit *u, const float *x, int32
   const int64_t rows = s.n * s.out_h * s.out_w, c = s.cout;
   const float *gamma = arena->params + u->gamma, *beta = arena->params + u->beta;
   float *running_mean = arena->stats + u->stats, *running_var = running_mean + c;
-  if (training) {
-    pni_bn_forward_train(threads, rows, c, u->z, gamma, beta, arena->bn_eps, arena->bn_momentum,
-                         running_mean, running_var, u->a, arena->saved + u->saved,
-                         arena->saved + u->saved + c);
-  } else {
-    pni_bn_forward_eval(threads, rows, c, u->z, gamma, beta, running_mean, running_var,
-                        arena->bn_eps, u->a);
-  }
+  pni_bn_forward_train(threads, rows, c, u->z, gamma, beta, arena->bn_eps, arena->bn_momentum,
+                       running_mean, running_var, u->a, arena->saved + u->saved,
+                       arena->saved + u->saved + c);
   if (u->relu) pni_relu6_forward(threads, rows * c, u->a, u->a);
 }
 
@@ -163,6 +195,16 @@ const float *pni_block_forward(const pni_arena *arena, pni_net_block *nb, const 
                                int32_t batch, int training) {
   nb->x = x;
   const float *cur = x;
+  if (!training) {
+    /* The residual joins the last unit's fused batch-norm pass. */
+    for (int32_t u = 0; u < nb->units; u++) {
+      const int last = u == nb->units - 1;
+      unit_forward_eval(arena, &nb->unit[u], cur, batch, last && nb->residual ? x : NULL);
+      cur = nb->unit[u].a;
+    }
+    nb->y = cur;
+    return cur;
+  }
   for (int32_t u = 0; u < nb->units; u++) {
     pni_unit_forward(arena, &nb->unit[u], cur, batch, training);
     cur = nb->unit[u].a;
@@ -212,4 +254,28 @@ void pni_sgd_segments(const pni_arena *arena, const pni_param_segment *segments,
       w[i] -= lr * (nesterov ? gi + mu * mi : mi);
     }
   }
+}
+
+int32_t pni_sgd_segments_check(const pni_arena *arena, const pni_param_segment *segments,
+                               int32_t count, const pnas_sgd_options *sgd) {
+  const float lr = sgd->lr, mu = sgd->momentum;
+  const int nesterov = sgd->nesterov;
+  for (int32_t s = 0; s < count; s++) {
+    const pni_param_segment *seg = &segments[s];
+    const float wd = seg->bn_or_bias && sgd->no_decay_on_bn ? 0.0f : sgd->weight_decay;
+    const float *w = arena->params + seg->offset, *m = arena->momenta + seg->offset;
+    const float *g = arena->grads + seg->offset;
+    int bad = 0;
+    /* The same arithmetic as pni_sgd_segments, without the stores. */
+#pragma omp parallel for num_threads(arena->ctx->threads) schedule(static) \
+    reduction(| : bad) if (seg->size > 65536)
+    for (int64_t i = 0; i < seg->size; i++) {
+      const float gi = g[i] + wd * w[i];
+      const float mi = mu * m[i] + gi;
+      const float wi = w[i] - lr * (nesterov ? gi + mu * mi : mi);
+      bad |= !isfinite(g[i]) || !isfinite(mi) || !isfinite(wi);
+    }
+    if (bad) return s;
+  }
+  return -1;
 }

@@ -66,6 +66,11 @@ typedef struct pni_arena {
   float bn_eps, bn_momentum;
 } pni_arena;
 
+/* activation_floats of a plan with a unit too large for the kernels' sizes
+ * (a batch times an activation beyond int32 rows or int64 floats): its
+ * owner refuses to build it. */
+#define PNI_PLAN_TOO_LARGE INT64_MAX
+
 int64_t pni_plan_params(pni_planner *p, int64_t size, int bn_or_bias);
 void pni_unit_plan(pni_planner *p, pni_unit *u, pni_unit_kind kind, int relu, int64_t n,
                    int64_t h, int64_t w, int64_t cin, int64_t cout, int64_t k, int64_t stride);
@@ -100,5 +105,11 @@ void pni_block_backward(const pni_arena *arena, pni_net_block *nb, int32_t batch
 /* SGD (PyTorch's, Nesterov optional) over segments of an arena. */
 void pni_sgd_segments(const pni_arena *arena, const pni_param_segment *segments, int32_t count,
                       const pnas_sgd_options *sgd);
+
+/* Index of the first segment whose gradient is not finite, or whose weights
+ * or momenta pni_sgd_segments() would make non-finite; -1 when the step is
+ * safe. Changes nothing. */
+int32_t pni_sgd_segments_check(const pni_arena *arena, const pni_param_segment *segments,
+                               int32_t count, const pnas_sgd_options *sgd);
 
 #endif /* PNI_NN_UNIT_H */

@@ -96,9 +96,20 @@ pnas_status pni_supernet_arch_gradient(pnas_supernet *sn, const float *images,
   }
   if (!isfinite(ce) || status != PNAS_OK || !isfinite(terms.loss)) {
     memcpy(sn->arena.stats, sn->stats_backup, sizeof(float) * (size_t)sn->stats_count);
+    sn->arch_grad_ready = 0;
     if (status != PNAS_OK) return status;
+    if (isfinite(ce)) {
+      return pni_fail(sn->ctx, PNAS_ERR_NUMERIC,
+                      "arch step: the latency term of the loss is not finite (E[LAT] %g ms, "
+                      "target %g ms); alpha unchanged",
+                      expected, (double)sn->search.target_ms);
+    }
+    char part[160];
+    pni_supernet_describe_nonfinite(sn, images, batch, part, sizeof part);
     return pni_fail(sn->ctx, PNAS_ERR_NUMERIC,
-                    "arch step: the loss is not finite (cross-entropy %g); alpha unchanged", ce);
+                    "arch step: the loss is not finite (cross-entropy %g): the first non-finite "
+                    "output is in %s; alpha unchanged",
+                    ce, part);
   }
   /* The CE part of every gate gradient carries the loss form's scale. */
   if (terms.ce_scale != 1.0) {
@@ -127,6 +138,18 @@ pnas_status pni_supernet_arch_gradient(pnas_supernet *sn, const float *images,
       /* Latency: dE/dalpha_i = w_i * (lat_i - E_layer). */
       g += terms.dloss_dE * w[i] * (layer->cand[idx[i]].latency_ms - layer_e);
       layer->alpha_grad[idx[i]] = g;
+    }
+  }
+  for (int32_t l = 0; l < sn->layer_count; l++) {
+    const pni_mixed_layer *layer = &sn->layers[l];
+    for (int32_t j = 0; j < layer->count; j++) {
+      if (isfinite(layer->alpha_grad[j])) continue;
+      memcpy(sn->arena.stats, sn->stats_backup, sizeof(float) * (size_t)sn->stats_count);
+      sn->arch_grad_ready = 0;
+      return pni_fail(sn->ctx, PNAS_ERR_NUMERIC,
+                      "arch step: the alpha gradient of layer %d, candidate %d is not finite; "
+                      "alpha unchanged",
+                      (int)l, (int)j);
     }
   }
   sn->arch_grad_ready = 1;
@@ -161,10 +184,48 @@ static void adam_step(pnas_supernet *sn) {
   }
 }
 
+/* The layer whose alpha or Adam moments adam_step() would make non-finite,
+ * or -1; the same arithmetic without the stores. */
+static int32_t adam_breaks(const pnas_supernet *sn) {
+  const pnas_search_options *o = &sn->search;
+  const double b1 = o->arch_beta1, b2 = o->arch_beta2;
+  const double c1 = 1.0 - pow(b1, (double)(sn->adam_steps + 1));
+  const double c2 = 1.0 - pow(b2, (double)(sn->adam_steps + 1));
+  for (int32_t l = 0; l < sn->layer_count; l++) {
+    const pni_mixed_layer *layer = &sn->layers[l];
+    for (int32_t j = 0; j < layer->count; j++) {
+      const double g = layer->alpha_grad[j];
+      const double m = b1 * layer->adam_m[j] + (1.0 - b1) * g;
+      const double v = b2 * layer->adam_v[j] + (1.0 - b2) * g * g;
+      const double denom = sqrt(v) / sqrt(c2) + o->arch_eps;
+      const float alpha = layer->alpha[j] - (float)(o->arch_lr / c1 * m / denom);
+      if (!isfinite(m) || !isfinite(v) || !isfinite(alpha)) return l;
+    }
+  }
+  return -1;
+}
+
 pnas_status pni_supernet_arch_update(pnas_supernet *sn) {
   if (!sn->arch_grad_ready) {
     return pni_fail(sn->ctx, PNAS_ERR_STATE,
                     "arch update: no alpha gradient (run pnas_supernet_arch_gradient first)");
+  }
+  for (int32_t l = 0; l < sn->layer_count; l++) {
+    for (int32_t j = 0; j < sn->layers[l].count; j++) {
+      if (!isfinite(sn->layers[l].alpha_grad[j])) {
+        return pni_fail(sn->ctx, PNAS_ERR_NUMERIC,
+                        "arch update: the alpha gradient of layer %d, candidate %d is not "
+                        "finite; alpha unchanged",
+                        (int)l, (int)j);
+      }
+    }
+  }
+  const int32_t broken = adam_breaks(sn);
+  if (broken >= 0) {
+    return pni_fail(sn->ctx, PNAS_ERR_NUMERIC,
+                    "arch update: the Adam step would make alpha of layer %d non-finite (arch_lr "
+                    "%g too high?); alpha unchanged",
+                    (int)broken, (double)sn->search.arch_lr);
   }
   pni_mixed_layer *layers = sn->layers;
   /* The pair shift needs the pair's logits before the update. */
@@ -251,13 +312,12 @@ pnas_status pni_supernet_reinforce(pnas_supernet *sn, const float *images,
   sn->arena.bn_momentum = momentum;
   memcpy(sn->arena.stats, sn->stats_backup, sizeof(float) * (size_t)sn->stats_count);
   const double mean_reward = reward_sum / samples;
-  if (!sn->rl_baseline_set) {
-    sn->rl_baseline = mean_reward;
-    sn->rl_baseline_set = 1;
-  }
+  /* The baseline moves only once the update is made, so that a refused
+   * update leaves the optimiser state as it was. */
+  const double baseline = sn->rl_baseline_set ? sn->rl_baseline : mean_reward;
   /* Minimise -mean (R - b) log p(choice): d/dalpha_i = -mean (R - b)(1[i] - p_i). */
   for (int32_t m = 0; m < samples; m++) {
-    const double advantage = rewards[m] - sn->rl_baseline;
+    const double advantage = rewards[m] - baseline;
     for (int32_t l = 0; l < sn->layer_count; l++) {
       pni_mixed_layer *layer = &sn->layers[l];
       pni_layer_probs(layer, p);
@@ -267,12 +327,17 @@ pnas_status pni_supernet_reinforce(pnas_supernet *sn, const float *images,
       }
     }
   }
-  const double decay = sn->search.rl_baseline_decay;
-  sn->rl_baseline = decay * sn->rl_baseline + (1.0 - decay) * mean_reward;
   sn->arch_grad_ready = 1;
   sn->last_arch_mode = PNAS_ARCH_MODE_FULL_V2; /* no pair shift */
   const pnas_status status = pni_supernet_arch_update(sn);
-  if (status == PNAS_OK && stats != NULL && stats->struct_size >= sizeof *stats) {
+  if (status != PNAS_OK) {
+    sn->arch_grad_ready = 0;
+    return status;
+  }
+  const double decay = sn->search.rl_baseline_decay;
+  sn->rl_baseline = decay * baseline + (1.0 - decay) * mean_reward;
+  sn->rl_baseline_set = 1;
+  if (stats != NULL && stats->struct_size >= sizeof *stats) {
     stats->loss = mean_reward;
     stats->ce_loss = 0.0;
     stats->accuracy = acc_sum / samples;

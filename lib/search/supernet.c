@@ -76,7 +76,9 @@ static void plan(pnas_supernet *sn, pni_planner *p) {
     c = info->head_channels;
   }
   sn->features = c;
-  sn->feature_hw = h * w;
+  const int64_t hw = (int64_t)h * w;
+  if (hw > INT32_MAX) q.activation_floats = PNI_PLAN_TOO_LARGE;
+  sn->feature_hw = hw > INT32_MAX ? 0 : (int32_t)hw;
   sn->classes = info->classes;
   sn->fc_weight = pni_plan_params(&q, (int64_t)c * info->classes, 0);
   sn->fc_bias = pni_plan_params(&q, info->classes, 1);
@@ -200,6 +202,13 @@ pnas_status pni_supernet_create(pnas_context *ctx, const pnas_space *space,
   sn->stats_count = p.stats;
   sn->saved_count = p.saved;
   sn->activation_floats = p.activation_floats;
+  if (p.activation_floats == PNI_PLAN_TOO_LARGE) {
+    status = pni_fail(ctx, PNAS_ERR_INVALID_ARGUMENT,
+                      "the supernet is too large: with max_batch %d an activation exceeds the "
+                      "sizes the kernels support (2^31 rows or 2^63 floats)",
+                      (int)sn->max_batch);
+    goto fail;
+  }
 
   pni_arena *a = &sn->arena;
   a->params = pni_alloc_floats(ctx, sn->param_count);

@@ -83,6 +83,7 @@ struct pnas_supernet {
   double fixed_latency_ms;
 
   int training_forward_done; /* a training forward preceded: backward allowed */
+  int grads_ready;           /* a backward filled the gradients: sgd_step allowed */
   int arch_grad_ready;       /* alpha_grad holds an unapplied gradient */
   int32_t last_arch_mode;    /* mode of that gradient (for the two-mode shift) */
   int64_t weight_steps, arch_steps, adam_steps;
@@ -112,6 +113,18 @@ void pni_supernet_forward(pnas_supernet *sn, const float *images, int32_t batch,
 void pni_supernet_backward(pnas_supernet *sn, const float *dlogits, int32_t batch, int gates);
 /* SGD on the active path's candidates and the fixed parts. */
 void pni_supernet_sgd(pnas_supernet *sn);
+
+/* Non-finite values (finite.c). After a forward of `batch` images, names
+ * in buf the first part of the active path (the images first) whose output
+ * is not finite. */
+void pni_supernet_describe_nonfinite(const pnas_supernet *sn, const float *images,
+                                     int32_t batch, char *buf, size_t cap);
+/* 1 if every gradient of the fixed parts and the active path is finite;
+ * otherwise 0, and buf names the first part with a non-finite one. */
+int pni_supernet_grads_finite(const pnas_supernet *sn, char *buf, size_t cap);
+/* 1 if pni_supernet_sgd() would keep every weight and momentum finite;
+ * otherwise 0, and buf names the first part it would break. */
+int pni_supernet_sgd_finite(const pnas_supernet *sn, char *buf, size_t cap);
 
 /* E[LAT] with the full probabilities. */
 double pni_supernet_expected_latency(const pnas_supernet *sn);

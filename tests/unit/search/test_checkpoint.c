@@ -249,6 +249,97 @@ START_TEST(corrupt_checkpoints_are_rejected) {
 }
 END_TEST
 
+/* Loads `path` expecting PNAS_ERR_FORMAT and a message with one of the
+ * needles; *out must stay untouched. */
+static void expect_rejected(pnas_context *ctx, const char *path, const char *what, long at,
+                            const char *needle, const char *other) {
+  pnas_supernet *out = (pnas_supernet *)(uintptr_t)0x1;
+  void *host = (void *)(uintptr_t)0x2;
+  const pnas_status st = pnas_supernet_load(ctx, path, 0, &out, &host, NULL);
+  const char *message = pnas_context_last_error(ctx);
+  ck_assert_msg(st == PNAS_ERR_FORMAT, "%s at %ld: %s (%s)", what, at, pnas_status_string(st),
+                message);
+  ck_assert_msg(strstr(message, needle) != NULL || (other != NULL && strstr(message, other)),
+                "%s at %ld: the message \"%s\" mentions neither \"%s\" nor \"%s\"", what, at,
+                message, needle, other != NULL ? other : "");
+  ck_assert_msg(strstr(message, "checkpoint.pnas") != NULL, "no file name in \"%s\"", message);
+  ck_assert_ptr_eq(out, (pnas_supernet *)(uintptr_t)0x1);
+  ck_assert_ptr_eq(host, (void *)(uintptr_t)0x2);
+}
+
+/* Every offset of the first 40 bytes, then steps of size / 200, then the
+ * last byte. */
+static long next_cut(long at, long size) {
+  if (at < 40) return at + 1;
+  if (at == size - 1) return size;
+  const long next = at + size / 200 + 1;
+  return next < size - 1 ? next : size - 1;
+}
+
+START_TEST(truncations_and_bit_flips_everywhere_are_rejected) {
+  char dir[] = "/tmp/pnas-ckpt-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char path[256], good[256];
+  snprintf(path, sizeof path, "%s/checkpoint.pnas", dir);
+  snprintf(good, sizeof good, "%s/good.pnas", dir);
+  counting_alloc state = {0};
+  pnas_context *ctx = make_context(1, &state);
+  pnas_space *space = make_space(ctx);
+  pnas_supernet *sn = NULL;
+  ck_assert_int_eq(pnas_supernet_create(ctx, space, NULL, &sn), PNAS_OK);
+  ck_assert_int_eq(pnas_supernet_save(sn, good, "host data", 9), PNAS_OK);
+  FILE *f = fopen(good, "rb");
+  ck_assert_ptr_nonnull(f);
+  fseek(f, 0, SEEK_END);
+  const long size = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char *bytes = malloc((size_t)size);
+  ck_assert_ptr_nonnull(bytes);
+  ck_assert_int_eq(fread(bytes, 1, (size_t)size, f), size);
+  fclose(f);
+  /* Truncated at every offset of the header, then at 200 offsets across the
+   * file, and one byte short. */
+  int truncations = 0;
+  for (long at = 0; at < size; at = next_cut(at, size), truncations++) {
+    f = fopen(path, "wb");
+    ck_assert_int_eq(fwrite(bytes, 1, (size_t)at, f), at);
+    fclose(f);
+    expect_rejected(ctx, path, "truncated", at, "truncated", "checksum");
+  }
+  ck_assert_int_ge(truncations, 200);
+  /* A single flipped bit at 200 places: the magic, the version, or the
+   * checksum catch it. */
+  for (long at = 0; at < size; at += size / 200 + 1) {
+    for (int bit = 0; bit < 8; bit += 3) {
+      bytes[at] ^= (unsigned char)(1u << bit);
+      f = fopen(path, "wb");
+      ck_assert_int_eq(fwrite(bytes, 1, (size_t)size, f), size);
+      fclose(f);
+      expect_rejected(ctx, path, "bit flip", at, "checksum", at < 16 ? "magic" : NULL);
+      bytes[at] ^= (unsigned char)(1u << bit);
+    }
+  }
+  /* Appended garbage is caught too. */
+  f = fopen(path, "wb");
+  ck_assert_int_eq(fwrite(bytes, 1, (size_t)size, f), size);
+  fputs("tail", f);
+  fclose(f);
+  expect_rejected(ctx, path, "appended bytes", size, "checksum", NULL);
+  /* The intact file still loads, and nothing leaked. */
+  pnas_supernet *loaded = NULL;
+  ck_assert_int_eq(pnas_supernet_load(ctx, good, 0, &loaded, NULL, NULL), PNAS_OK);
+  pnas_supernet_destroy(loaded);
+  free(bytes);
+  pnas_supernet_destroy(sn);
+  pnas_space_destroy(space);
+  pnas_context_destroy(ctx);
+  ck_assert_int_eq(state.live, 0);
+  unlink(path);
+  unlink(good);
+  rmdir(dir);
+}
+END_TEST
+
 START_TEST(generator_and_batcher_states_round_trip) {
   pnas_context *ctx = make_context(3, NULL);
   uint64_t s1[4], s2[4];
@@ -304,6 +395,7 @@ Suite *pnas_test_suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, resume_is_bitwise_identical);
   tcase_add_test(tc, corrupt_checkpoints_are_rejected);
+  tcase_add_test(tc, truncations_and_bit_flips_everywhere_are_rejected);
   tcase_add_test(tc, generator_and_batcher_states_round_trip);
   suite_add_tcase(s, tc);
   return s;
