@@ -187,6 +187,18 @@ pnas_status pni_net_load(pnas_context *ctx, const char *path, const pnas_net_opt
   status = read_arch(ctx, &r, path, &arch);
   if (status != PNAS_OK) goto done;
   const uint64_t params = get_u64(&r), stats = get_u64(&r);
+  /* Checked before the network is built: a short file must not make the
+   * library allocate and initialise a huge network only to refuse it. */
+  const uint64_t left = (uint64_t)(r.end - r.p), tail = 4 * 4 + 2 * 4 + 8;
+  if (r.short_read || params != (uint64_t)arch->info.params || stats > left / 4 ||
+      params > (left - 4 * stats) / 8 || left != 8 * params + 4 * stats + tail) {
+    status = pni_fail(ctx, PNAS_ERR_FORMAT,
+                      "'%s': %llu parameters and %llu statistics stored in %llu bytes, the "
+                      "architecture has %lld parameters",
+                      path, (unsigned long long)params, (unsigned long long)stats,
+                      (unsigned long long)left, (long long)arch->info.params);
+    goto done;
+  }
   status = pni_net_create(ctx, arch, options, &net);
   if (status != PNAS_OK) goto done;
   if (params != (uint64_t)net->param_count || stats != (uint64_t)net->stats_count) {

@@ -19,7 +19,7 @@ fi
 
 if [ -d "$regressions" ] && [ -n "$(ls -A "$regressions" 2>/dev/null)" ]; then
   echo "== replaying $(ls "$regressions" | wc -l) regression inputs from $regressions"
-  "$exe" -error_exitcode=99 -timeout_exitcode=98 -artifact_prefix="$work/artifacts/" \
+  "$exe" -error_exitcode=99 -timeout_exitcode=98 -timeout=30 -artifact_prefix="$work/artifacts/" \
     "$regressions"/*
 fi
 
