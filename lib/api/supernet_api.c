@@ -191,23 +191,7 @@ PNAS_API pnas_status pnas_supernet_set_search(pnas_supernet *sn,
   pnas_search_options o;
   pnas_search_options_init(&o);
   pni_struct_import_over(&o, sizeof o, options);
-  const char *bad = NULL;
-  if (o.arch_mode != PNAS_ARCH_MODE_TWO && o.arch_mode != PNAS_ARCH_MODE_FULL_V2) bad = "arch_mode";
-  else if (!(o.arch_lr >= 0.0f) || !isfinite(o.arch_lr)) bad = "arch_lr";
-  else if (!(o.arch_beta1 >= 0.0f && o.arch_beta1 < 1.0f)) bad = "arch_beta1";
-  else if (!(o.arch_beta2 >= 0.0f && o.arch_beta2 < 1.0f)) bad = "arch_beta2";
-  else if (!(o.arch_eps > 0.0f)) bad = "arch_eps";
-  else if (o.loss_form < PNAS_LOSS_NONE || o.loss_form > PNAS_LOSS_ABS) bad = "loss_form";
-  else if (o.loss_form != PNAS_LOSS_NONE && !(o.target_ms > 0.0f && isfinite(o.target_ms))) bad = "target_ms";
-  else if (o.loss_form == PNAS_LOSS_MUL_LOG && !(o.target_ms > 1.0f)) bad = "target_ms (mul-log needs T > 1 ms: below, ln T < 0 and the term rewards slower networks)";
-  else if (!(o.lambda >= 0.0f) || !isfinite(o.lambda)) bad = "lambda";
-  else if (!(o.mul_log_a > 0.0f) || !isfinite(o.mul_log_a)) bad = "mul_log_a";
-  else if (!(o.mul_log_beta >= 0.0f) || !isfinite(o.mul_log_beta)) bad = "mul_log_beta";
-  else if (o.rl_samples < 1 || o.rl_samples > 100000) bad = "rl_samples";
-  else if (!isfinite(o.rl_exponent)) bad = "rl_exponent";
-  else if (!(o.rl_baseline_decay >= 0.0f && o.rl_baseline_decay <= 1.0f)) bad = "rl_baseline_decay";
-  else if (!(o.prune_threshold >= 0.0f && o.prune_threshold < 1.0f)) bad = "prune_threshold";
-  else if (o.prune_patience < 1) bad = "prune_patience";
+  const char *bad = pni_search_options_invalid(&o);
   if (bad != NULL) {
     return pni_fail(ctx, PNAS_ERR_INVALID_ARGUMENT,
                     "pnas_search_options.%s is out of range (see pnas.h for the allowed values)",

@@ -18,6 +18,7 @@
  *   u64 x 4 the context's generator
  *   u64 length + host data
  *   u32 CRC-32 of all of the above */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
@@ -302,6 +303,16 @@ pnas_status pni_checkpoint_load(pnas_context *ctx, const char *path, int32_t max
   GET(&r, int32_t, sn->sgd.nesterov);
   GET(&r, int32_t, sn->sgd.no_decay_on_bn);
   get_search(&r, &sn->search);
+  /* The checksum only proves the file is what was written; the options must
+   * still be ones pnas_supernet_set_search() would have accepted. */
+  const char *bad_option = r.short_read ? NULL : pni_search_options_invalid(&sn->search);
+  if (bad_option != NULL || !(sn->sgd.lr >= 0.0f) || !isfinite(sn->sgd.lr)) {
+    char what[200];
+    snprintf(what, sizeof what, "stored %s is out of range",
+             bad_option != NULL ? bad_option : "learning rate");
+    status = corrupt(ctx, path, what);
+    goto done;
+  }
   stored = pni_calloc(ctx, (size_t)sn->layer_count, sizeof *stored);
   if (stored == NULL) {
     status = PNAS_ERR_OUT_OF_MEMORY;

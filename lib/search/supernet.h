@@ -111,6 +111,11 @@ void pni_supernet_forward(pnas_supernet *sn, const float *images, int32_t batch,
  * (two), each layer's gate_grad[] receives dL/dg for every live candidate
  * (full_v2: re-running the others on the layer's input) or for the pair. */
 void pni_supernet_backward(pnas_supernet *sn, const float *dlogits, int32_t batch, int gates);
+/* The name of the first member of o outside its allowed range (with a
+ * reason in parentheses where the range is not obvious), or NULL when every
+ * member is allowed (search_options.c). */
+const char *pni_search_options_invalid(const pnas_search_options *o);
+
 /* SGD on the active path's candidates and the fixed parts. */
 void pni_supernet_sgd(pnas_supernet *sn);
 

@@ -249,6 +249,66 @@ START_TEST(corrupt_checkpoints_are_rejected) {
 }
 END_TEST
 
+/* CRC-32 (zlib's polynomial), to forge a checkpoint whose checksum holds. */
+static uint32_t crc32_of(const unsigned char *p, size_t n) {
+  uint32_t c = 0xffffffffu;
+  for (size_t i = 0; i < n; i++) {
+    c ^= p[i];
+    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+  }
+  return c ^ 0xffffffffu;
+}
+
+/* A well-formed file with a valid checksum whose stored search options are
+ * ones pnas_supernet_set_search() refuses (arch_beta1 = 1.5) is rejected
+ * naming the option, not loaded into a supernet that fails later. */
+START_TEST(stored_options_out_of_range_are_rejected) {
+  char dir[] = "/tmp/pnas-ckpt-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char path[256];
+  snprintf(path, sizeof path, "%s/checkpoint.pnas", dir);
+  counting_alloc state = {0};
+  pnas_context *ctx = make_context(1, &state);
+  pnas_space *space = make_space(ctx);
+  pnas_supernet *sn = NULL;
+  ck_assert_int_eq(pnas_supernet_create(ctx, space, NULL, &sn), PNAS_OK);
+  ck_assert_int_eq(pnas_supernet_save(sn, path, NULL, 0), PNAS_OK);
+  FILE *f = fopen(path, "rb");
+  ck_assert_ptr_nonnull(f);
+  unsigned char buf[1 << 16];
+  const size_t size = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  ck_assert(size > 100 && size < sizeof buf);
+  /* Header (16 bytes), the space's YAML (u64 length + text), supernet
+   * options (16), SGD options (24), then arch_mode, arch_lr, arch_beta1. */
+  uint64_t yaml_len = 0;
+  memcpy(&yaml_len, buf + 16, sizeof yaml_len);
+  const size_t beta1_at = 16 + 8 + (size_t)yaml_len + 16 + 24 + 4 + 4;
+  float beta1 = 0.0f;
+  memcpy(&beta1, buf + beta1_at, sizeof beta1);
+  pnas_search_options defaults;
+  pnas_search_options_init(&defaults);
+  ck_assert_float_eq(beta1, defaults.arch_beta1); /* the layout is as assumed */
+  beta1 = 1.5f;
+  memcpy(buf + beta1_at, &beta1, sizeof beta1);
+  const uint32_t crc = crc32_of(buf, size - 4);
+  memcpy(buf + size - 4, &crc, sizeof crc);
+  f = fopen(path, "wb");
+  ck_assert_uint_eq(fwrite(buf, 1, size, f), size);
+  fclose(f);
+  pnas_supernet *out = (pnas_supernet *)(uintptr_t)0x1;
+  ck_assert_int_eq(pnas_supernet_load(ctx, path, 0, &out, NULL, NULL), PNAS_ERR_FORMAT);
+  ck_assert_ptr_eq(out, (pnas_supernet *)(uintptr_t)0x1);
+  ck_assert_ptr_nonnull(strstr(pnas_context_last_error(ctx), "stored arch_beta1 is out of range"));
+  pnas_supernet_destroy(sn);
+  pnas_space_destroy(space);
+  pnas_context_destroy(ctx);
+  ck_assert_int_eq(state.live, 0);
+  unlink(path);
+  rmdir(dir);
+}
+END_TEST
+
 /* Loads `path` expecting PNAS_ERR_FORMAT and a message with one of the
  * needles; *out must stay untouched. */
 static void expect_rejected(pnas_context *ctx, const char *path, const char *what, long at,
@@ -395,6 +455,7 @@ Suite *pnas_test_suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, resume_is_bitwise_identical);
   tcase_add_test(tc, corrupt_checkpoints_are_rejected);
+  tcase_add_test(tc, stored_options_out_of_range_are_rejected);
   tcase_add_test(tc, truncations_and_bit_flips_everywhere_are_rejected);
   tcase_add_test(tc, generator_and_batcher_states_round_trip);
   suite_add_tcase(s, tc);
