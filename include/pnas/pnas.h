@@ -1662,7 +1662,9 @@ PNAS_API pnas_status pnas_supernet_train_step(pnas_supernet *supernet, const flo
 /**
  * @brief One gradient arch step on a (held-out) batch: binary gates in the
  *        configured mode, gate gradients, the BinaryConnect alpha gradient
- *        plus the latency term, and Adam on alpha. Weights do not change.
+ *        plus the latency term, and Adam on alpha. Weights do not change,
+ *        and no weight gradient is computed: the gradient buffer of
+ *        pnas_supernet_parameters() keeps what the last backward wrote.
  * @param supernet The supernet.
  * @param images batch x H x W x C floats (NHWC).
  * @param labels batch labels.

@@ -123,24 +123,61 @@ PNI_HOT static void grad_sums_rows(int64_t c, int64_t cb, int64_t r0, int64_t r1
   }
 }
 
-/* y = (x - mean) * scale + shift over rows [r0, r1) of one channel block.
- * Subtracting the mean first keeps precision when |mean| >> std. y may be
- * x: each element is read before it is written. */
-PNI_HOT static void affine_rows(int64_t c, int64_t cb, int64_t r0, int64_t r1, const float *x,
-                                const float *mean, const float *scale, const float *shift,
-                                float *y) {
-  for (int64_t r = r0; r < r1; r++) {
-    const float *xr = x + r * c;
-    float *yr = y + r * c;
+/* The ReLU6 gradient mask of the training forward, recomputed from the BN
+ * input: v is the same expression affine_rows evaluates, so v lies in
+ * (0, 6) exactly where the forward's ReLU6 output did and the masked
+ * gradient has the bits pni_relu6_backward would give. Reading x instead
+ * of the ReLU6 output saves a pass over memory. */
+static inline __attribute__((always_inline)) float relu6_masked(float g, float x, float m,
+                                                                float s, float b) {
+  const float v = (x - m) * s + b;
+  return v > 0.0f && v < 6.0f ? g : 0.0f;
+}
+
+/* grad_sums_rows of the ReLU6-masked gradient (see relu6_masked); scale
+ * and shift are the forward's gamma * invstd and beta. */
+PNI_HOT static void grad_sums_rows_relu6(int64_t c, int64_t cb, int64_t r0, int64_t r1,
+                                         const float *x, const float *dy, const float *mean,
+                                         const float *scale, const float *shift,
+                                         double *restrict sum_dy, double *restrict sum_dyx) {
+  for (int64_t j = 0; j < cb; j++) sum_dy[j] = sum_dyx[j] = 0.0;
+  int64_t r = r0;
+  for (; r + PNI_BN_GROUP <= r1; r += PNI_BN_GROUP) {
+    const float *x0 = x + r * c, *x1 = x0 + c, *x2 = x1 + c, *x3 = x2 + c;
+    const float *x4 = x3 + c, *x5 = x4 + c, *x6 = x5 + c, *x7 = x6 + c;
+    const float *g0 = dy + r * c, *g1 = g0 + c, *g2 = g1 + c, *g3 = g2 + c;
+    const float *g4 = g3 + c, *g5 = g4 + c, *g6 = g5 + c, *g7 = g6 + c;
 #pragma omp simd
-    for (int64_t j = 0; j < cb; j++) yr[j] = (xr[j] - mean[j]) * scale[j] + shift[j];
+    for (int64_t j = 0; j < cb; j++) {
+      const float m = mean[j], s = scale[j], b = shift[j];
+      const float h0 = relu6_masked(g0[j], x0[j], m, s, b), h1 = relu6_masked(g1[j], x1[j], m, s, b);
+      const float h2 = relu6_masked(g2[j], x2[j], m, s, b), h3 = relu6_masked(g3[j], x3[j], m, s, b);
+      const float h4 = relu6_masked(g4[j], x4[j], m, s, b), h5 = relu6_masked(g5[j], x5[j], m, s, b);
+      const float h6 = relu6_masked(g6[j], x6[j], m, s, b), h7 = relu6_masked(g7[j], x7[j], m, s, b);
+      sum_dy[j] += (double)(((h0 + h1) + (h2 + h3)) + ((h4 + h5) + (h6 + h7)));
+      sum_dyx[j] += (double)(((h0 * (x0[j] - m) + h1 * (x1[j] - m)) +
+                              (h2 * (x2[j] - m) + h3 * (x3[j] - m))) +
+                             ((h4 * (x4[j] - m) + h5 * (x5[j] - m)) +
+                              (h6 * (x6[j] - m) + h7 * (x7[j] - m))));
+    }
+  }
+  for (; r < r1; r++) {
+    const float *x0 = x + r * c, *g0 = dy + r * c;
+#pragma omp simd
+    for (int64_t j = 0; j < cb; j++) {
+      const float h0 = relu6_masked(g0[j], x0[j], mean[j], scale[j], shift[j]);
+      sum_dy[j] += (double)h0;
+      sum_dyx[j] += (double)(h0 * (x0[j] - mean[j]));
+    }
   }
 }
 
-/* affine_rows, then ReLU6 (relu6 set) and the residual add (residual not
- * NULL, row stride c like x) on each value while it is in a register: the
- * same operations in the same order as the separate passes, so the same
- * bits. Four loops rather than tests inside one, so that each vectorises
+/* y = (x - mean) * scale + shift over rows [r0, r1) of one channel block
+ * (subtracting the mean first keeps precision when |mean| >> std), then
+ * ReLU6 (relu6 set) and the residual add (residual not NULL, row stride c
+ * like x) on each value while it is in a register: the same operations in
+ * the same order as the separate passes, so the same bits. y may be x:
+ * each element is read before it is written. Four loops rather than tests inside one, so that each vectorises
  * without unswitching (-O2 does not unswitch). */
 PNI_HOT static void affine_rows_fused(int64_t c, int64_t cb, int64_t r0, int64_t r1,
                                       const float *x, const float *mean, const float *scale,
@@ -186,6 +223,22 @@ PNI_HOT static void bn_dx_rows(int64_t c, int64_t cb, int64_t r0, int64_t r1, co
   }
 }
 
+/* bn_dx_rows of the ReLU6-masked gradient. dx may be dy. */
+PNI_HOT static void bn_dx_rows_relu6(int64_t c, int64_t cb, int64_t r0, int64_t r1,
+                                     const float *x, const float *dy, const float *mean,
+                                     const float *scale, const float *shift, const float *k1,
+                                     const float *k2, const float *k3, float *dx) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float *xr = x + r * c, *gr = dy + r * c;
+    float *dr = dx + r * c;
+#pragma omp simd
+    for (int64_t j = 0; j < cb; j++) {
+      const float h = relu6_masked(gr[j], xr[j], mean[j], scale[j], shift[j]);
+      dr[j] = k1[j] * h - k2[j] * (xr[j] - mean[j]) - k3[j];
+    }
+  }
+}
+
 /* This thread's share [*r0, *r1) of the rows in an elementwise pass. */
 static void my_rows(int64_t rows, int64_t *r0, int64_t *r1) {
   const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -202,10 +255,10 @@ static void fold(int first, int64_t cb, const double (*part)[PNI_BN_BLOCK],
   }
 }
 
-void pni_bn_forward_train(int32_t threads, int64_t rows, int64_t c, const float *x,
-                          const float *gamma, const float *beta, float eps, float momentum,
-                          float *running_mean, float *running_var, float *y, float *save_mean,
-                          float *save_invstd) {
+static void bn_forward_train(int32_t threads, int64_t rows, int64_t c, const float *x,
+                             const float *gamma, const float *beta, float eps, float momentum,
+                             float *running_mean, float *running_var, int relu6, float *y,
+                             float *save_mean, float *save_invstd) {
   if (c <= 0) return;
   if (rows <= 0) {
     for (int64_t j = 0; j < c; j++) {
@@ -253,9 +306,26 @@ void pni_bn_forward_train(int32_t threads, int64_t rows, int64_t c, const float 
     for (int64_t c0 = 0; c0 < c; c0 += bw) {
       const int64_t cb = min64(bw, c - c0);
       for (int64_t j = 0; j < cb; j++) scale[j] = gamma[c0 + j] * save_invstd[c0 + j];
-      affine_rows(c, cb, r0, r1, x + c0, save_mean + c0, scale, beta + c0, y + c0);
+      affine_rows_fused(c, cb, r0, r1, x + c0, save_mean + c0, scale, beta + c0, relu6, NULL,
+                        y + c0);
     }
   }
+}
+
+void pni_bn_forward_train(int32_t threads, int64_t rows, int64_t c, const float *x,
+                          const float *gamma, const float *beta, float eps, float momentum,
+                          float *running_mean, float *running_var, float *y, float *save_mean,
+                          float *save_invstd) {
+  bn_forward_train(threads, rows, c, x, gamma, beta, eps, momentum, running_mean, running_var, 0,
+                   y, save_mean, save_invstd);
+}
+
+void pni_bn_relu6_forward_train(int32_t threads, int64_t rows, int64_t c, const float *x,
+                                const float *gamma, const float *beta, float eps,
+                                float momentum, float *running_mean, float *running_var,
+                                float *y, float *save_mean, float *save_invstd) {
+  bn_forward_train(threads, rows, c, x, gamma, beta, eps, momentum, running_mean, running_var, 1,
+                   y, save_mean, save_invstd);
 }
 
 void pni_bn_forward_eval(int32_t threads, int64_t rows, int64_t c, const float *x,
@@ -293,12 +363,11 @@ void pni_bn_forward_eval_fused(int32_t threads, int64_t rows, int64_t c, const f
   }
 }
 
-/* With xhat = (x - mean) * invstd and y = gamma * xhat + beta:
- *   dbeta = sum dy, dgamma = sum dy * xhat,
- *   dx = gamma * invstd * (dy - dbeta / rows - xhat * dgamma / rows). */
-void pni_bn_backward(int32_t threads, int64_t rows, int64_t c, const float *x, const float *dy,
-                     const float *gamma, const float *save_mean, const float *save_invstd,
-                     float *dx, float *dgamma, float *dbeta) {
+/* relu6: dy is the gradient of ReLU6(y) (see relu6_masked), beta the
+ * forward's shift. */
+static void bn_backward(int32_t threads, int64_t rows, int64_t c, const float *x, const float *dy,
+                        const float *gamma, const float *beta, int relu6, const float *save_mean,
+                        const float *save_invstd, float *dx, float *dgamma, float *dbeta) {
   if (c <= 0) return;
   if (rows <= 0) {
     for (int64_t j = 0; j < c; j++) dgamma[j] = dbeta[j] = 0.0f;
@@ -310,13 +379,22 @@ void pni_bn_backward(int32_t threads, int64_t rows, int64_t c, const float *x, c
 
 #pragma omp parallel num_threads(team_size(threads, rows, c))
   {
+    float scale[PNI_BN_BLOCK];
     for (int64_t c0 = 0; c0 < c; c0 += bw) {
       const int64_t cb = min64(bw, c - c0);
       double part[2][PNI_BN_BLOCK];
+      if (relu6) {
+        for (int64_t j = 0; j < cb; j++) scale[j] = gamma[c0 + j] * save_invstd[c0 + j];
+      }
 #pragma omp for ordered schedule(static, 1)
       for (int k = 0; k < PNI_BN_CHUNKS; k++) {
-        grad_sums_rows(c, cb, chunk_start(rows, k), chunk_start(rows, k + 1), x + c0, dy + c0,
-                       save_mean + c0, part[0], part[1]);
+        const int64_t r0 = chunk_start(rows, k), r1 = chunk_start(rows, k + 1);
+        if (relu6) {
+          grad_sums_rows_relu6(c, cb, r0, r1, x + c0, dy + c0, save_mean + c0, scale, beta + c0,
+                               part[0], part[1]);
+        } else {
+          grad_sums_rows(c, cb, r0, r1, x + c0, dy + c0, save_mean + c0, part[0], part[1]);
+        }
 #pragma omp ordered
         fold(k == 0, cb, (const double(*)[PNI_BN_BLOCK])part, total);
       }
@@ -340,7 +418,29 @@ void pni_bn_backward(int32_t threads, int64_t rows, int64_t c, const float *x, c
         k2[j] = (float)(a * is * (double)dgamma[c0 + j] * inv_rows);
         k3[j] = (float)(a * (double)dbeta[c0 + j] * inv_rows);
       }
-      bn_dx_rows(c, cb, r0, r1, x + c0, dy + c0, save_mean + c0, k1, k2, k3, dx + c0);
+      if (relu6) {
+        for (int64_t j = 0; j < cb; j++) scale[j] = gamma[c0 + j] * save_invstd[c0 + j];
+        bn_dx_rows_relu6(c, cb, r0, r1, x + c0, dy + c0, save_mean + c0, scale, beta + c0, k1, k2,
+                         k3, dx + c0);
+      } else {
+        bn_dx_rows(c, cb, r0, r1, x + c0, dy + c0, save_mean + c0, k1, k2, k3, dx + c0);
+      }
     }
   }
+}
+
+/* With xhat = (x - mean) * invstd and y = gamma * xhat + beta:
+ *   dbeta = sum dy, dgamma = sum dy * xhat,
+ *   dx = gamma * invstd * (dy - dbeta / rows - xhat * dgamma / rows). */
+void pni_bn_backward(int32_t threads, int64_t rows, int64_t c, const float *x, const float *dy,
+                     const float *gamma, const float *save_mean, const float *save_invstd,
+                     float *dx, float *dgamma, float *dbeta) {
+  bn_backward(threads, rows, c, x, dy, gamma, NULL, 0, save_mean, save_invstd, dx, dgamma, dbeta);
+}
+
+void pni_bn_relu6_backward(int32_t threads, int64_t rows, int64_t c, const float *x,
+                           const float *dy, const float *gamma, const float *beta,
+                           const float *save_mean, const float *save_invstd, float *dx,
+                           float *dgamma, float *dbeta) {
+  bn_backward(threads, rows, c, x, dy, gamma, beta, 1, save_mean, save_invstd, dx, dgamma, dbeta);
 }

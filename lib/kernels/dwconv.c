@@ -561,6 +561,7 @@ void pni_dwconv_backward(const pni_conv_shape *s, int32_t threads, const float *
 #pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) backward_data_row(s, dy, w, dx, r);
   }
+  if (dw == NULL) return;
 #pragma omp parallel num_threads(team) if (team > 1)
   {
     /* The team may be smaller than asked for; split by its real size. */

@@ -9,7 +9,9 @@
 void pni_linear_forward(int32_t threads, int64_t n, int64_t in, int64_t out, const float *x,
                         const float *w, const float *bias, float *y);
 /* dx (overwritten; NULL to skip) = dy * w^T; dw (overwritten) = x^T * dy;
- * dbias (overwritten) = column sums of dy. */
+ * dbias (overwritten) = column sums of dy. dw and dbias are both NULL or
+ * both not: NULL skips the weight gradients (an architecture step needs
+ * only dx). */
 void pni_linear_backward(int32_t threads, int64_t n, int64_t in, int64_t out, const float *x,
                          const float *w, const float *dy, float *dx, float *dw, float *dbias);
 

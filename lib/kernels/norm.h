@@ -21,6 +21,13 @@ void pni_bn_forward_train(int32_t threads, int64_t rows, int64_t c, const float 
                           float *running_mean, float *running_var, float *y, float *save_mean,
                           float *save_invstd);
 
+/* pni_bn_forward_train followed by ReLU6 in the same pass over y: bitwise
+ * the result of the two passes, with one pass over memory fewer. */
+void pni_bn_relu6_forward_train(int32_t threads, int64_t rows, int64_t c, const float *x,
+                                const float *gamma, const float *beta, float eps,
+                                float momentum, float *running_mean, float *running_var,
+                                float *y, float *save_mean, float *save_invstd);
+
 /* Evaluation mode: running statistics. y may alias x. */
 void pni_bn_forward_eval(int32_t threads, int64_t rows, int64_t c, const float *x,
                          const float *gamma, const float *beta, const float *running_mean,
@@ -47,5 +54,15 @@ void pni_bn_eval_scale(int64_t c, const float *gamma, const float *running_var, 
 void pni_bn_backward(int32_t threads, int64_t rows, int64_t c, const float *x, const float *dy,
                      const float *gamma, const float *save_mean, const float *save_invstd,
                      float *dx, float *dgamma, float *dbeta);
+
+/* Backward of pni_bn_relu6_forward_train: dy is the gradient of the ReLU6
+ * output. The ReLU6 mask is recomputed from x, gamma, beta and the saved
+ * statistics with the forward's arithmetic, so the result is bitwise that
+ * of pni_relu6_backward then pni_bn_backward, without reading the ReLU6
+ * output or writing the masked gradient. dx may alias dy. */
+void pni_bn_relu6_backward(int32_t threads, int64_t rows, int64_t c, const float *x,
+                           const float *dy, const float *gamma, const float *beta,
+                           const float *save_mean, const float *save_invstd, float *dx,
+                           float *dgamma, float *dbeta);
 
 #endif /* PNI_KERNELS_NORM_H */

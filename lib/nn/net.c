@@ -105,6 +105,7 @@ pnas_status pni_net_create(pnas_context *ctx, const pnas_arch *arch,
   a->stats = pni_alloc_floats(ctx, net->stats_count);
   a->saved = pni_alloc_floats(ctx, net->saved_count);
   a->col = pni_alloc_floats(ctx, (int64_t)pni_conv_workspace_floats(&net->stem.shape));
+  a->wt = pni_alloc_floats(ctx, p.pw_weight_floats);
   net->stats_backup = pni_alloc_floats(ctx, net->stats_count);
   net->pooled = pni_alloc_floats(ctx, batch * net->features);
   net->dropped = pni_alloc_floats(ctx, batch * net->features);
@@ -114,8 +115,8 @@ pnas_status pni_net_create(pnas_context *ctx, const pnas_arch *arch,
   net->input = pni_alloc_floats(ctx, image_floats);
   for (int i = 0; i < 3; i++) net->grad_buf[i] = pni_alloc_floats(ctx, net->activation_floats);
   if (a->params == NULL || a->grads == NULL || a->momenta == NULL || a->stats == NULL ||
-      a->saved == NULL || a->col == NULL || net->stats_backup == NULL || net->pooled == NULL ||
-      net->dropped == NULL || net->mask == NULL || net->logits == NULL ||
+      a->saved == NULL || a->col == NULL || a->wt == NULL || net->stats_backup == NULL ||
+      net->pooled == NULL || net->dropped == NULL || net->mask == NULL || net->logits == NULL ||
       net->dlogits == NULL || net->input == NULL || net->grad_buf[0] == NULL ||
       net->grad_buf[1] == NULL || net->grad_buf[2] == NULL) {
     goto fail;
@@ -155,7 +156,8 @@ void pni_net_destroy(pnas_net *net) {
   pni_unit_free(ctx, &net->head);
   pni_arena *a = &net->arena;
   float *arrays[] = {a->params,        a->grads,      a->momenta,      a->stats,
-                     a->saved,         a->col,        net->stats_backup, net->pooled,
+                     a->saved,         a->col,        a->wt,            net->stats_backup,
+                     net->pooled,
                      net->dropped,     net->logits,   net->dlogits,    net->input,
                      net->grad_buf[0], net->grad_buf[1], net->grad_buf[2]};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) pni_aligned_free(ctx, arrays[i]);
@@ -204,15 +206,15 @@ void pni_net_backward(pnas_net *net, const float *dlogits, int32_t batch, float 
   }
   pni_avgpool_backward(threads, batch, net->feature_hw, net->features, next, cur);
   if (net->has_head) {
-    pni_unit_backward(a, &net->head, batch, cur, next);
+    pni_unit_backward(a, &net->head, batch, cur, next, 1);
     float *t = cur;
     cur = next;
     next = t;
   }
   for (int32_t i = net->block_count - 1; i >= 0; i--) {
-    pni_block_backward(a, &net->blocks[i], batch, &cur, &next, net->grad_buf[2], 1);
+    pni_block_backward(a, &net->blocks[i], batch, &cur, &next, net->grad_buf[2], 1, 1);
   }
-  pni_unit_backward(a, &net->stem, batch, cur, dinput);
+  pni_unit_backward(a, &net->stem, batch, cur, dinput, 1);
 }
 
 void pni_net_sgd_update(pnas_net *net) {

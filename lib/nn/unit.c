@@ -44,6 +44,8 @@ void pni_unit_plan(pni_planner *p, pni_unit *u, pni_unit_kind kind, int relu, in
     p->activation_floats = PNI_PLAN_TOO_LARGE;
     return;
   }
+  if (kind == PNI_UNIT_PW && weights > p->pw_weight_floats) p->pw_weight_floats = weights;
+  if (cout > p->max_channels) p->max_channels = cout;
   const int64_t out = n * u->shape.out_h * u->shape.out_w * cout;
   if (out > p->activation_floats) p->activation_floats = out;
   if (n * h * w * cin > p->activation_floats) p->activation_floats = n * h * w * cin;
@@ -163,28 +165,44 @@ void pni_unit_forward(const pni_arena *arena, pni_unit *u, const float *x, int32
   const int64_t rows = s.n * s.out_h * s.out_w, c = s.cout;
   const float *gamma = arena->params + u->gamma, *beta = arena->params + u->beta;
   float *running_mean = arena->stats + u->stats, *running_var = running_mean + c;
-  pni_bn_forward_train(threads, rows, c, u->z, gamma, beta, arena->bn_eps, arena->bn_momentum,
-                       running_mean, running_var, u->a, arena->saved + u->saved,
-                       arena->saved + u->saved + c);
-  if (u->relu) pni_relu6_forward(threads, rows * c, u->a, u->a);
+  float *save_mean = arena->saved + u->saved, *save_invstd = save_mean + c;
+  /* ReLU6 joins the normalisation's pass over the output. */
+  if (u->relu) {
+    pni_bn_relu6_forward_train(threads, rows, c, u->z, gamma, beta, arena->bn_eps,
+                               arena->bn_momentum, running_mean, running_var, u->a, save_mean,
+                               save_invstd);
+  } else {
+    pni_bn_forward_train(threads, rows, c, u->z, gamma, beta, arena->bn_eps, arena->bn_momentum,
+                         running_mean, running_var, u->a, save_mean, save_invstd);
+  }
 }
 
-void pni_unit_backward(const pni_arena *arena, pni_unit *u, int32_t batch, float *da, float *dx) {
+void pni_unit_backward(const pni_arena *arena, pni_unit *u, int32_t batch, float *da, float *dx,
+                       int weight_grads) {
   const int32_t threads = arena->ctx->threads;
   const pni_conv_shape s = batch_shape(u, batch);
   const int64_t rows = s.n * s.out_h * s.out_w, c = s.cout;
-  if (u->relu) pni_relu6_backward(threads, rows * c, u->a, da, da);
-  pni_bn_backward(threads, rows, c, u->z, da, arena->params + u->gamma, arena->saved + u->saved,
-                  arena->saved + u->saved + c, da, arena->grads + u->gamma,
-                  arena->grads + u->beta);
+  const float *gamma = arena->params + u->gamma, *beta = arena->params + u->beta;
+  const float *save_mean = arena->saved + u->saved, *save_invstd = save_mean + c;
+  float *dgamma = weight_grads ? arena->grads + u->gamma : arena->bn_grad_scratch;
+  float *dbeta = weight_grads ? arena->grads + u->beta : arena->bn_grad_scratch + c;
+  /* The ReLU6 mask is recomputed inside the normalisation's passes. */
+  if (u->relu) {
+    pni_bn_relu6_backward(threads, rows, c, u->z, da, gamma, beta, save_mean, save_invstd, da,
+                          dgamma, dbeta);
+  } else {
+    pni_bn_backward(threads, rows, c, u->z, da, gamma, save_mean, save_invstd, da, dgamma, dbeta);
+  }
   const float *w = arena->params + u->weight;
-  float *dw = arena->grads + u->weight;
+  float *dw = weight_grads ? arena->grads + u->weight : NULL;
   switch (u->kind) {
     case PNI_UNIT_FULL: pni_conv_backward(&s, threads, u->x, w, da, dx, dw, arena->col); break;
     case PNI_UNIT_PW: {
       const int64_t in_rows = s.n * s.h * s.w;
-      pni_conv1x1_backward_weight(threads, in_rows, s.cin, s.cout, u->x, da, dw, 0);
-      if (dx != NULL) pni_conv1x1_backward_data(threads, in_rows, s.cin, s.cout, da, w, dx);
+      if (dw != NULL) pni_conv1x1_backward_weight(threads, in_rows, s.cin, s.cout, u->x, da, dw, 0);
+      if (dx != NULL) {
+        pni_conv1x1_backward_data(threads, in_rows, s.cin, s.cout, da, w, dx, arena->wt);
+      }
       break;
     }
     case PNI_UNIT_DW: pni_dwconv_backward(&s, threads, u->x, w, da, dx, dw); break;
@@ -218,12 +236,13 @@ const float *pni_block_forward(const pni_arena *arena, pni_net_block *nb, const 
 }
 
 void pni_block_backward(const pni_arena *arena, pni_net_block *nb, int32_t batch, float **cur,
-                        float **next, float *residual_copy, int dx_wanted) {
+                        float **next, float *residual_copy, int dx_wanted, int weight_grads) {
   if (nb->units == 0) return;
   const int64_t out_floats = pni_unit_out_floats(&nb->unit[nb->units - 1], batch);
   if (nb->residual) memcpy(residual_copy, *cur, sizeof(float) * (size_t)out_floats);
   for (int32_t u = nb->units - 1; u >= 0; u--) {
-    pni_unit_backward(arena, &nb->unit[u], batch, *cur, u == 0 && !dx_wanted ? NULL : *next);
+    pni_unit_backward(arena, &nb->unit[u], batch, *cur, u == 0 && !dx_wanted ? NULL : *next,
+                      weight_grads);
     float *t = *cur;
     *cur = *next;
     *next = t;

@@ -54,6 +54,8 @@ typedef struct pni_param_segment {
 typedef struct pni_planner {
   int64_t params, stats, saved;
   int64_t activation_floats; /* largest activation of any unit, in or out */
+  int64_t pw_weight_floats;  /* largest 1x1 weight (room for its transpose) */
+  int64_t max_channels;      /* widest unit output */
   pni_param_segment *segments;
   int32_t segment_count;
 } pni_planner;
@@ -63,6 +65,9 @@ typedef struct pni_arena {
   pnas_context *ctx;
   float *params, *grads, *momenta, *stats, *saved;
   float *col; /* im2col workspace of full convolutions */
+  float *wt;  /* pw_weight_floats: a 1x1 weight transposed for backward data; may be NULL */
+  float *bn_grad_scratch; /* 2 * max_channels: BN sums of a backward without weight
+                             gradients; NULL when the owner never runs one */
   float bn_eps, bn_momentum;
 } pni_arena;
 
@@ -89,8 +94,12 @@ int64_t pni_unit_out_floats(const pni_unit *u, int32_t batch);
 void pni_unit_forward(const pni_arena *arena, pni_unit *u, const float *x, int32_t batch,
                       int training);
 /* da is consumed (used as scratch); dx may be NULL for the first layer.
- * Gradients of the unit's parameters are overwritten. */
-void pni_unit_backward(const pni_arena *arena, pni_unit *u, int32_t batch, float *da, float *dx);
+ * With weight_grads the gradients of the unit's parameters are
+ * overwritten; without (an architecture step, which needs only dx) they are
+ * not touched and the weight-gradient products are skipped: that needs
+ * arena->bn_grad_scratch and a 1x1 or depthwise unit. */
+void pni_unit_backward(const pni_arena *arena, pni_unit *u, int32_t batch, float *da, float *dx,
+                       int weight_grads);
 
 /* Block forward: returns the output (the input itself for identity; the
  * last unit's buffer, residual added in place, otherwise). */
@@ -98,9 +107,10 @@ const float *pni_block_forward(const pni_arena *arena, pni_net_block *nb, const 
                                int32_t batch, int training);
 /* Block backward from *cur (the output gradient); on return *cur holds the
  * input gradient and *next is free scratch. residual_copy has room for the
- * output gradient. When dx_wanted is 0 the first unit skips dx. */
+ * output gradient. When dx_wanted is 0 the first unit skips dx;
+ * weight_grads as for pni_unit_backward. */
 void pni_block_backward(const pni_arena *arena, pni_net_block *nb, int32_t batch, float **cur,
-                        float **next, float *residual_copy, int dx_wanted);
+                        float **next, float *residual_copy, int dx_wanted, int weight_grads);
 
 /* SGD (PyTorch's, Nesterov optional) over segments of an arena. */
 void pni_sgd_segments(const pni_arena *arena, const pni_param_segment *segments, int32_t count,

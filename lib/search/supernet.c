@@ -32,6 +32,8 @@ static void plan_candidate(pni_planner *global, pni_candidate *c, int64_t n) {
   if (p.activation_floats > global->activation_floats) {
     global->activation_floats = p.activation_floats;
   }
+  if (p.pw_weight_floats > global->pw_weight_floats) global->pw_weight_floats = p.pw_weight_floats;
+  if (p.max_channels > global->max_channels) global->max_channels = p.max_channels;
   /* Buffer positions: a candidate with expand 1 has no expand unit. */
   for (int32_t u = 0; u < c->nb.units; u++) {
     c->position[u] = c->nb.units == 3 ? u : u + 1;
@@ -50,7 +52,9 @@ static pni_planner fixed_begin(const pnas_supernet *sn, const pni_planner *p) {
 
 static void fixed_end(pnas_supernet *sn, pni_planner *p, const pni_planner *q) {
   sn->fixed_segment_count = q->segment_count;
-  *p = (pni_planner){q->params, q->stats, q->saved, q->activation_floats, NULL, 0};
+  *p = *q;
+  p->segments = NULL;
+  p->segment_count = 0;
 }
 
 static void plan(pnas_supernet *sn, pni_planner *p) {
@@ -217,13 +221,16 @@ pnas_status pni_supernet_create(pnas_context *ctx, const pnas_space *space,
   a->stats = pni_alloc_floats(ctx, sn->stats_count);
   a->saved = pni_alloc_floats(ctx, sn->saved_count);
   a->col = pni_alloc_floats(ctx, (int64_t)pni_conv_workspace_floats(&sn->stem.shape));
+  a->wt = pni_alloc_floats(ctx, p.pw_weight_floats);
+  a->bn_grad_scratch = pni_alloc_floats(ctx, 2 * p.max_channels);
   sn->stats_backup = pni_alloc_floats(ctx, sn->stats_count);
   sn->pooled = pni_alloc_floats(ctx, (int64_t)sn->max_batch * sn->features);
   sn->logits = pni_alloc_floats(ctx, (int64_t)sn->max_batch * sn->classes);
   sn->dlogits = pni_alloc_floats(ctx, (int64_t)sn->max_batch * sn->classes);
   for (int i = 0; i < 3; i++) sn->grad_buf[i] = pni_alloc_floats(ctx, sn->activation_floats);
   if (a->params == NULL || a->grads == NULL || a->momenta == NULL || a->stats == NULL ||
-      a->saved == NULL || a->col == NULL || sn->stats_backup == NULL || sn->pooled == NULL ||
+      a->saved == NULL || a->col == NULL || a->wt == NULL || a->bn_grad_scratch == NULL ||
+      sn->stats_backup == NULL || sn->pooled == NULL ||
       sn->logits == NULL || sn->dlogits == NULL || sn->grad_buf[0] == NULL ||
       sn->grad_buf[1] == NULL || sn->grad_buf[2] == NULL) {
     goto fail;
@@ -270,7 +277,8 @@ void pni_supernet_destroy(pnas_supernet *sn) {
   }
   pni_arena *a = &sn->arena;
   float *arrays[] = {a->params,    a->grads,       a->momenta,      a->stats,
-                     a->saved,     a->col,         sn->stats_backup, sn->pooled,
+                     a->saved,     a->col,         a->wt,           a->bn_grad_scratch,
+                     sn->stats_backup, sn->pooled,
                      sn->logits,   sn->dlogits,    sn->grad_buf[0], sn->grad_buf[1],
                      sn->grad_buf[2]};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) pni_aligned_free(ctx, arrays[i]);
@@ -400,25 +408,36 @@ static void layer_gates(pnas_supernet *sn, pni_mixed_layer *layer, const float *
 void pni_supernet_backward(pnas_supernet *sn, const float *dlogits, int32_t batch, int gates) {
   const int32_t threads = sn->ctx->threads;
   const pni_arena *a = &sn->arena;
+  /* An arch step (gates set) needs dL/dy at each mixed layer and nothing
+   * else: no weight gradient is computed (the gradient buffer is not
+   * touched), and the backward stops at the first mixed layer's gates. */
+  const int weight_grads = gates == 0;
   float *cur = sn->grad_buf[0], *next = sn->grad_buf[1];
   pni_linear_backward(threads, batch, sn->features, sn->classes, sn->pooled,
-                      a->params + sn->fc_weight, dlogits, next, a->grads + sn->fc_weight,
-                      a->grads + sn->fc_bias);
+                      a->params + sn->fc_weight, dlogits, next,
+                      weight_grads ? a->grads + sn->fc_weight : NULL,
+                      weight_grads ? a->grads + sn->fc_bias : NULL);
   pni_avgpool_backward(threads, batch, sn->feature_hw, sn->features, next, cur);
   if (sn->has_head) {
-    pni_unit_backward(a, &sn->head, batch, cur, next);
+    pni_unit_backward(a, &sn->head, batch, cur, next, weight_grads);
     float *t = cur;
     cur = next;
     next = t;
   }
   for (int32_t l = sn->layer_count - 1; l >= 0; l--) {
     pni_mixed_layer *layer = &sn->layers[l];
-    if (gates) layer_gates(sn, layer, cur, batch, gates);
+    if (gates) {
+      layer_gates(sn, layer, cur, batch, gates);
+      if (l == 0) return;
+    }
     pni_candidate *c = &layer->cand[layer->active];
-    pni_block_backward(a, &c->nb, batch, &cur, &next, sn->grad_buf[2], 1);
+    pni_block_backward(a, &c->nb, batch, &cur, &next, sn->grad_buf[2], 1, weight_grads);
   }
-  if (sn->has_first) pni_block_backward(a, &sn->first, batch, &cur, &next, sn->grad_buf[2], 1);
-  pni_unit_backward(a, &sn->stem, batch, cur, NULL);
+  if (gates) return; /* no mixed layer */
+  if (sn->has_first) {
+    pni_block_backward(a, &sn->first, batch, &cur, &next, sn->grad_buf[2], 1, 1);
+  }
+  pni_unit_backward(a, &sn->stem, batch, cur, NULL, 1);
 }
 
 void pni_supernet_sgd(pnas_supernet *sn) {

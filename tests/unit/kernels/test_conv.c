@@ -329,10 +329,17 @@ START_TEST(conv1x1_matches_reference) {
           poison(dx, rows * cin);
           poison(dw, cin * cout);
           pni_conv1x1_forward(threads, rows, cin, cout, x, w, y);
-          pni_conv1x1_backward_data(threads, rows, cin, cout, dy, w, dx);
+          pni_conv1x1_backward_data(threads, rows, cin, cout, dy, w, dx, NULL);
           pni_conv1x1_backward_weight(threads, rows, cin, cout, x, dy, dw, 0);
           expect_close("y", y, ref.y, ref.y_abs, rows * cout);
           expect_close("dx", dx, ref.dx, ref.dx_abs, rows * cin);
+          /* The transposed-weights form (a scratch for w^T) gives the same. */
+          float *wt = new_gemm_floats(cin * cout);
+          poison(dx, rows * cin);
+          poison(wt, cin * cout);
+          pni_conv1x1_backward_data(threads, rows, cin, cout, dy, w, dx, wt);
+          expect_close("dx (w^T stored)", dx, ref.dx, ref.dx_abs, rows * cin);
+          free(wt);
           expect_close("dw", dw, ref.dw, ref.dw_abs, cin * cout);
           /* accumulate: dw + x^T dy again is twice the reference. */
           pni_conv1x1_backward_weight(threads, rows, cin, cout, x, dy, dw, 1);
@@ -374,7 +381,7 @@ START_TEST(conv1x1_repeats_bitwise) {
       out[rep][1] = new_gemm_floats(rows * cin);
       out[rep][2] = new_gemm_floats(cin * cout);
       pni_conv1x1_forward(threads, rows, cin, cout, x, w, out[rep][0]);
-      pni_conv1x1_backward_data(threads, rows, cin, cout, dy, w, out[rep][1]);
+      pni_conv1x1_backward_data(threads, rows, cin, cout, dy, w, out[rep][1], NULL);
       pni_conv1x1_backward_weight(threads, rows, cin, cout, x, dy, out[rep][2], 0);
     }
     expect_same_bits("y", out[0][0], out[1][0], rows * cout);

@@ -128,7 +128,7 @@ static void check_gradients(conv_kind kind, int32_t threads, int64_t n, int64_t 
   float *col = NULL;
   switch (kind) {
     case KIND_1X1:
-      pni_conv1x1_backward_data(threads, rows, cin, cout, dyf, wf, dx);
+      pni_conv1x1_backward_data(threads, rows, cin, cout, dyf, wf, dx, NULL);
       pni_conv1x1_backward_weight(threads, rows, cin, cout, xf, dyf, dw, 0);
       break;
     case KIND_FULL:

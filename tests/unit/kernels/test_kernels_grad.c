@@ -41,6 +41,7 @@ typedef struct {
   int64_t rows, c;
   double *x, *gamma, *beta, *r;
   double eps;
+  int relu6; /* L = sum(r * ReLU6(y)): the fused training kernels */
 } bn_problem;
 
 static double bn_loss(const bn_problem *p) {
@@ -56,7 +57,8 @@ static double bn_loss(const bn_problem *p) {
     var /= (double)p->rows;
     const double invstd = 1.0 / sqrt(var + p->eps);
     for (int64_t i = 0; i < p->rows; i++) {
-      const double y = (p->x[i * p->c + j] - mean) * invstd * p->gamma[j] + p->beta[j];
+      double y = (p->x[i * p->c + j] - mean) * invstd * p->gamma[j] + p->beta[j];
+      if (p->relu6) y = y < 0.0 ? 0.0 : (y > 6.0 ? 6.0 : y);
       loss += p->r[i * p->c + j] * y;
     }
   }
@@ -85,7 +87,9 @@ static void to_double(const float *f, double *d, size_t n) {
   for (size_t i = 0; i < n; i++) d[i] = f[i];
 }
 
-static void check_bn(int64_t rows, int64_t c, int32_t threads) {
+/* relu6: the fused BN + ReLU6 kernels, with gamma and beta spread so that
+ * outputs fall below 0, inside (0, 6) and above 6. */
+static void check_bn(int64_t rows, int64_t c, int32_t threads, int relu6) {
   pni_rng r;
   pni_rng_seed(&r, (uint64_t)(rows * 100 + c));
   const size_t n = (size_t)(rows * c), cc = (size_t)c;
@@ -93,14 +97,28 @@ static void check_bn(int64_t rows, int64_t c, int32_t threads) {
   float *g = malloc(sizeof(float) * cc), *b = malloc(sizeof(float) * cc);
   fill(x, n, &r, -2.0, 2.0);
   fill(rr, n, &r, -1.0, 1.0);
-  fill(g, cc, &r, 0.5, 1.5);
-  fill(b, cc, &r, -0.5, 0.5);
+  fill(g, cc, &r, relu6 ? 1.5 : 0.5, relu6 ? 3.5 : 1.5);
+  fill(b, cc, &r, relu6 ? 1.0 : -0.5, relu6 ? 3.0 : 0.5);
   float *rm = calloc(cc, sizeof(float)), *rv = calloc(cc, sizeof(float));
   float *y = malloc(sizeof(float) * n), *sm = malloc(sizeof(float) * cc);
   float *si = malloc(sizeof(float) * cc), *dx = malloc(sizeof(float) * n);
   float *dg = malloc(sizeof(float) * cc), *db = malloc(sizeof(float) * cc);
-  pni_bn_forward_train(threads, rows, c, x, g, b, 1e-3f, 0.1f, rm, rv, y, sm, si);
-  pni_bn_backward(threads, rows, c, x, rr, g, sm, si, dx, dg, db);
+  if (relu6) {
+    pni_bn_relu6_forward_train(threads, rows, c, x, g, b, 1e-3f, 0.1f, rm, rv, y, sm, si);
+    pni_bn_relu6_backward(threads, rows, c, x, rr, g, b, sm, si, dx, dg, db);
+    int below = 0, inside = 0, above = 0;
+    for (size_t i = 0; i < n; i++) {
+      below += y[i] == 0.0f;
+      above += y[i] == 6.0f;
+      inside += y[i] > 0.0f && y[i] < 6.0f;
+    }
+    ck_assert_msg(rows < 10 || (below > 0 && inside > 0 && above > 0),
+                  "rows=%ld c=%ld: outputs below/inside/above = %d/%d/%d", (long)rows, (long)c,
+                  below, inside, above);
+  } else {
+    pni_bn_forward_train(threads, rows, c, x, g, b, 1e-3f, 0.1f, rm, rv, y, sm, si);
+    pni_bn_backward(threads, rows, c, x, rr, g, sm, si, dx, dg, db);
+  }
 
   bn_problem p = {rows,
                   c,
@@ -108,7 +126,8 @@ static void check_bn(int64_t rows, int64_t c, int32_t threads) {
                   malloc(sizeof(double) * cc),
                   malloc(sizeof(double) * cc),
                   malloc(sizeof(double) * n),
-                  (double)1e-3f};
+                  (double)1e-3f,
+                  relu6};
   to_double(x, p.x, n);
   to_double(g, p.gamma, cc);
   to_double(b, p.beta, cc);
@@ -127,7 +146,15 @@ static void check_bn(int64_t rows, int64_t c, int32_t threads) {
 START_TEST(bn_gradients) {
   const int64_t shapes[][2] = {{2, 3}, {6, 1}, {10, 9}, {16, 17}, {40, 33}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-    for (int32_t t = 1; t <= 2; t++) check_bn(shapes[s][0], shapes[s][1], t);
+    for (int32_t t = 1; t <= 2; t++) check_bn(shapes[s][0], shapes[s][1], t, 0);
+  }
+}
+END_TEST
+
+START_TEST(bn_relu6_gradients) {
+  const int64_t shapes[][2] = {{2, 3}, {10, 9}, {16, 17}, {40, 33}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    for (int32_t t = 1; t <= 2; t++) check_bn(shapes[s][0], shapes[s][1], t, 1);
   }
 }
 END_TEST
@@ -341,6 +368,7 @@ Suite *pnas_test_suite(void) {
   TCase *tc = tcase_create("finite-differences");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, bn_gradients);
+  tcase_add_test(tc, bn_relu6_gradients);
   tcase_add_test(tc, relu6_gradient);
   tcase_add_test(tc, avgpool_gradient);
   tcase_add_test(tc, linear_gradients);

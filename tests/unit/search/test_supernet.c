@@ -99,9 +99,8 @@ static void candidate_output(pnas_supernet *sn, const float *x, int32_t j, doubl
   const int32_t saved_active = layer->active;
   layer->active = j;
   layer->other = -1;
-  const pni_arena frozen = {sn->ctx, sn->arena.params, sn->arena.grads, sn->arena.momenta,
-                            sn->arena.stats, sn->arena.saved, sn->arena.col,
-                            sn->arena.bn_eps, 0.0f};
+  pni_arena frozen = sn->arena;
+  frozen.bn_momentum = 0.0f;
   pni_arena keep = sn->arena;
   sn->arena = frozen; /* do not move the running statistics */
   pni_supernet_forward(sn, x, BATCH, 1, 0);
@@ -258,6 +257,51 @@ START_TEST(weight_step_touches_only_the_sampled_path) {
   }
   /* The fixed parts (stem, head, classifier) do move. */
   ck_assert(memcmp(params + sn->fc_weight, sn->arena.params + sn->fc_weight, sizeof(float)) != 0);
+  free(params);
+  free(momenta);
+  pnas_supernet_destroy(sn);
+  pnas_space_destroy(space);
+  pnas_context_destroy(ctx);
+}
+END_TEST
+
+/* An arch step needs no weight gradient: it computes none, so the gradient
+ * buffer a host may be reading (pnas_supernet_parameters) keeps what the
+ * last backward wrote, and weights and momenta do not move. */
+START_TEST(arch_step_leaves_weight_gradients_alone) {
+  pnas_context *ctx = make_context(17);
+  pnas_space *space = tiny_space(ctx, 3, 1, 8);
+  pnas_supernet *sn = make_supernet(ctx, space);
+  float x[BATCH * HW * HW], logits[BATCH * CLASSES], dlogits[BATCH * CLASSES];
+  int32_t y[BATCH];
+  make_batch(x, y, 3);
+  const size_t bytes = sizeof(float) * (size_t)sn->param_count;
+  float *grads = malloc(bytes), *params = malloc(bytes), *momenta = malloc(bytes);
+  for (int mode = 0; mode < 2; mode++) {
+    pnas_search_options so;
+    pnas_search_options_init(&so);
+    so.arch_mode = mode == 0 ? PNAS_ARCH_MODE_TWO : PNAS_ARCH_MODE_FULL_V2;
+    ck_assert_int_eq(pnas_supernet_set_search(sn, &so), PNAS_OK);
+    ck_assert_int_eq(pnas_supernet_sample(sn), PNAS_OK);
+    ck_assert_int_eq(pnas_supernet_forward(sn, x, BATCH, 1, logits), PNAS_OK);
+    for (int i = 0; i < BATCH * CLASSES; i++) dlogits[i] = 0.01f * (float)((i % 7) - 3);
+    ck_assert_int_eq(pnas_supernet_backward(sn, dlogits, BATCH), PNAS_OK);
+    memcpy(grads, sn->arena.grads, bytes);
+    memcpy(params, sn->arena.params, bytes);
+    memcpy(momenta, sn->arena.momenta, bytes);
+    double before = 0.0;
+    for (int64_t i = 0; i < sn->param_count; i++) before += fabs((double)grads[i]);
+    ck_assert(before > 0.0);
+    for (int step = 0; step < 3; step++) {
+      make_batch(x, y, (unsigned)(10 + step));
+      ck_assert_int_eq(pnas_supernet_arch_step(sn, x, y, BATCH, NULL), PNAS_OK);
+      ck_assert_msg(memcmp(grads, sn->arena.grads, bytes) == 0,
+                    "mode %d step %d: the arch step wrote weight gradients", mode, step);
+      ck_assert(memcmp(params, sn->arena.params, bytes) == 0);
+      ck_assert(memcmp(momenta, sn->arena.momenta, bytes) == 0);
+    }
+  }
+  free(grads);
   free(params);
   free(momenta);
   pnas_supernet_destroy(sn);
@@ -625,6 +669,7 @@ Suite *pnas_test_suite(void) {
   tcase_add_test(tc, two_mode_estimator_matches_direct_computation);
   tcase_add_test(tc, latency_term_reaches_alpha);
   tcase_add_test(tc, weight_step_touches_only_the_sampled_path);
+  tcase_add_test(tc, arch_step_leaves_weight_gradients_alone);
   tcase_add_test(tc, two_mode_keeps_unsampled_probabilities);
   tcase_add_test(tc, zero_active_layer_gets_no_update);
   tcase_add_test(tc, adam_with_beta1_zero_steps_by_lr);
