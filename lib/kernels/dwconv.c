@@ -8,9 +8,11 @@
  * Forward and dx are both "gathers": every output pixel of a row is a sum
  * over a fixed list of taps (source row, weights, source pixel), in the
  * same order whichever path computes it and whichever thread runs it. dw is
- * parallelised over channel groups, so each thread owns a disjoint slice of
- * dw and sums it over the whole batch in a fixed order: no per-thread
- * buffers, no reduction, and the same bits for every thread count.
+ * summed over PNI_DW_GRAD_CHUNKS fixed slices of the batch into a
+ * workspace and folded in slice order; without a workspace it is
+ * parallelised over channel groups instead, each thread owning a disjoint
+ * slice of dw summed over the whole batch. Either way the order of every
+ * sum is fixed: the same bits for every thread count.
  *
  * k <= KMAX (conv.h allows 3, 5 and 7): the tap lists live on the stack. */
 #include <omp.h>
@@ -552,8 +554,39 @@ void pni_dwconv_forward_bn(const pni_conv_shape *s, int32_t threads, const float
   }
 }
 
+size_t pni_dwconv_grad_workspace_floats(const pni_conv_shape *s) {
+  return (size_t)(PNI_DW_GRAD_CHUNKS - 1) * (size_t)(s->k * s->k * s->cin);
+}
+
+/* dw as PNI_DW_GRAD_CHUNKS partial sums over fixed slices of the batch,
+ * folded in slice order: each thread reads images of its own (disjoint
+ * rows of x and dy, all channels), where the channel split has both
+ * threads stream every row. The slices do not depend on the team, so
+ * neither do the bits. Slice 0 sums straight into dw. */
+static void weight_grad_batch_slices(const pni_conv_shape *s, int32_t team, const float *x,
+                                     const float *dy, float *dw, float *partial) {
+  const int64_t c = s->cin, taps = s->k * s->k * c;
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
+  for (int64_t slice = 0; slice < PNI_DW_GRAD_CHUNKS; slice++) {
+    float *sum = slice == 0 ? dw : partial + (slice - 1) * taps;
+    memset(sum, 0, sizeof(float) * (size_t)taps);
+    const int64_t n0 = s->n * slice / PNI_DW_GRAD_CHUNKS;
+    const int64_t n1 = s->n * (slice + 1) / PNI_DW_GRAD_CHUNKS;
+    for (int64_t n = n0; n < n1; n++) {
+      const float *image = x + n * s->h * s->w * c;
+      for (int64_t oy = 0; oy < s->out_h; oy++) {
+        weight_grad_row(s, image, dy + (n * s->out_h + oy) * s->out_w * c, oy, 0, c, sum);
+      }
+    }
+  }
+  for (int64_t slice = 1; slice < PNI_DW_GRAD_CHUNKS; slice++) {
+    const float *part = partial + (slice - 1) * taps;
+    for (int64_t i = 0; i < taps; i++) dw[i] += part[i];
+  }
+}
+
 void pni_dwconv_backward(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
-                         const float *dy, float *dx, float *dw) {
+                         const float *dy, float *dx, float *dw, float *workspace) {
   const int64_t c = s->cin, groups = (c + GROUP - 1) / GROUP;
   const int32_t team = team_size(threads, macs(s));
   if (dx != NULL) {
@@ -562,6 +595,10 @@ void pni_dwconv_backward(const pni_conv_shape *s, int32_t threads, const float *
     for (int64_t r = 0; r < rows; r++) backward_data_row(s, dy, w, dx, r);
   }
   if (dw == NULL) return;
+  if (workspace != NULL) {
+    weight_grad_batch_slices(s, team, x, dy, dw, workspace);
+    return;
+  }
 #pragma omp parallel num_threads(team) if (team > 1)
   {
     /* The team may be smaller than asked for; split by its real size. */

@@ -106,6 +106,7 @@ pnas_status pni_net_create(pnas_context *ctx, const pnas_arch *arch,
   a->saved = pni_alloc_floats(ctx, net->saved_count);
   a->col = pni_alloc_floats(ctx, (int64_t)pni_conv_workspace_floats(&net->stem.shape));
   a->wt = pni_alloc_floats(ctx, p.pw_weight_floats);
+  a->dw_grad = pni_alloc_floats(ctx, p.dw_grad_floats);
   net->stats_backup = pni_alloc_floats(ctx, net->stats_count);
   net->pooled = pni_alloc_floats(ctx, batch * net->features);
   net->dropped = pni_alloc_floats(ctx, batch * net->features);
@@ -115,7 +116,8 @@ pnas_status pni_net_create(pnas_context *ctx, const pnas_arch *arch,
   net->input = pni_alloc_floats(ctx, image_floats);
   for (int i = 0; i < 3; i++) net->grad_buf[i] = pni_alloc_floats(ctx, net->activation_floats);
   if (a->params == NULL || a->grads == NULL || a->momenta == NULL || a->stats == NULL ||
-      a->saved == NULL || a->col == NULL || a->wt == NULL || net->stats_backup == NULL ||
+      a->saved == NULL || a->col == NULL || a->wt == NULL || a->dw_grad == NULL ||
+      net->stats_backup == NULL ||
       net->pooled == NULL || net->dropped == NULL || net->mask == NULL || net->logits == NULL ||
       net->dlogits == NULL || net->input == NULL || net->grad_buf[0] == NULL ||
       net->grad_buf[1] == NULL || net->grad_buf[2] == NULL) {
@@ -156,7 +158,8 @@ void pni_net_destroy(pnas_net *net) {
   pni_unit_free(ctx, &net->head);
   pni_arena *a = &net->arena;
   float *arrays[] = {a->params,        a->grads,      a->momenta,      a->stats,
-                     a->saved,         a->col,        a->wt,            net->stats_backup,
+                     a->saved,         a->col,        a->wt,            a->dw_grad,
+                     net->stats_backup,
                      net->pooled,
                      net->dropped,     net->logits,   net->dlogits,    net->input,
                      net->grad_buf[0], net->grad_buf[1], net->grad_buf[2]};

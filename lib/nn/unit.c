@@ -46,6 +46,10 @@ void pni_unit_plan(pni_planner *p, pni_unit *u, pni_unit_kind kind, int relu, in
   }
   if (kind == PNI_UNIT_PW && weights > p->pw_weight_floats) p->pw_weight_floats = weights;
   if (cout > p->max_channels) p->max_channels = cout;
+  if (kind == PNI_UNIT_DW && shape_ok) {
+    const int64_t ws = (int64_t)pni_dwconv_grad_workspace_floats(&u->shape);
+    if (ws > p->dw_grad_floats) p->dw_grad_floats = ws;
+  }
   const int64_t out = n * u->shape.out_h * u->shape.out_w * cout;
   if (out > p->activation_floats) p->activation_floats = out;
   if (n * h * w * cin > p->activation_floats) p->activation_floats = n * h * w * cin;
@@ -205,7 +209,7 @@ void pni_unit_backward(const pni_arena *arena, pni_unit *u, int32_t batch, float
       }
       break;
     }
-    case PNI_UNIT_DW: pni_dwconv_backward(&s, threads, u->x, w, da, dx, dw); break;
+    case PNI_UNIT_DW: pni_dwconv_backward(&s, threads, u->x, w, da, dx, dw, arena->dw_grad); break;
   }
 }
 

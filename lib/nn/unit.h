@@ -56,6 +56,7 @@ typedef struct pni_planner {
   int64_t activation_floats; /* largest activation of any unit, in or out */
   int64_t pw_weight_floats;  /* largest 1x1 weight (room for its transpose) */
   int64_t max_channels;      /* widest unit output */
+  int64_t dw_grad_floats;    /* largest depthwise dw workspace */
   pni_param_segment *segments;
   int32_t segment_count;
 } pni_planner;
@@ -66,6 +67,7 @@ typedef struct pni_arena {
   float *params, *grads, *momenta, *stats, *saved;
   float *col; /* im2col workspace of full convolutions */
   float *wt;  /* pw_weight_floats: a 1x1 weight transposed for backward data; may be NULL */
+  float *dw_grad; /* dw_grad_floats: depthwise dw partial sums; may be NULL */
   float *bn_grad_scratch; /* 2 * max_channels: BN sums of a backward without weight
                              gradients; NULL when the owner never runs one */
   float bn_eps, bn_momentum;

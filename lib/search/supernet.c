@@ -34,6 +34,7 @@ static void plan_candidate(pni_planner *global, pni_candidate *c, int64_t n) {
   }
   if (p.pw_weight_floats > global->pw_weight_floats) global->pw_weight_floats = p.pw_weight_floats;
   if (p.max_channels > global->max_channels) global->max_channels = p.max_channels;
+  if (p.dw_grad_floats > global->dw_grad_floats) global->dw_grad_floats = p.dw_grad_floats;
   /* Buffer positions: a candidate with expand 1 has no expand unit. */
   for (int32_t u = 0; u < c->nb.units; u++) {
     c->position[u] = c->nb.units == 3 ? u : u + 1;
@@ -223,6 +224,7 @@ pnas_status pni_supernet_create(pnas_context *ctx, const pnas_space *space,
   a->col = pni_alloc_floats(ctx, (int64_t)pni_conv_workspace_floats(&sn->stem.shape));
   a->wt = pni_alloc_floats(ctx, p.pw_weight_floats);
   a->bn_grad_scratch = pni_alloc_floats(ctx, 2 * p.max_channels);
+  a->dw_grad = pni_alloc_floats(ctx, p.dw_grad_floats);
   sn->stats_backup = pni_alloc_floats(ctx, sn->stats_count);
   sn->pooled = pni_alloc_floats(ctx, (int64_t)sn->max_batch * sn->features);
   sn->logits = pni_alloc_floats(ctx, (int64_t)sn->max_batch * sn->classes);
@@ -230,6 +232,7 @@ pnas_status pni_supernet_create(pnas_context *ctx, const pnas_space *space,
   for (int i = 0; i < 3; i++) sn->grad_buf[i] = pni_alloc_floats(ctx, sn->activation_floats);
   if (a->params == NULL || a->grads == NULL || a->momenta == NULL || a->stats == NULL ||
       a->saved == NULL || a->col == NULL || a->wt == NULL || a->bn_grad_scratch == NULL ||
+      a->dw_grad == NULL ||
       sn->stats_backup == NULL || sn->pooled == NULL ||
       sn->logits == NULL || sn->dlogits == NULL || sn->grad_buf[0] == NULL ||
       sn->grad_buf[1] == NULL || sn->grad_buf[2] == NULL) {
@@ -278,6 +281,7 @@ void pni_supernet_destroy(pnas_supernet *sn) {
   pni_arena *a = &sn->arena;
   float *arrays[] = {a->params,    a->grads,       a->momenta,      a->stats,
                      a->saved,     a->col,         a->wt,           a->bn_grad_scratch,
+                     a->dw_grad,
                      sn->stats_backup, sn->pooled,
                      sn->logits,   sn->dlogits,    sn->grad_buf[0], sn->grad_buf[1],
                      sn->grad_buf[2]};

@@ -39,26 +39,35 @@ static void bench(int32_t threads, int64_t hw, int64_t c, int64_t k, int64_t str
   float *x = random_floats(nx, &r), *w = random_floats(k * k * c, &r);
   float *y = random_floats(ny, &r), *dy = random_floats(ny, &r);
   float *dx = random_floats(nx, &r), *dw = random_floats(k * k * c, &r);
-  double fwd = 1e30, bwd = 1e30;
+  float *ws = random_floats((int64_t)pni_dwconv_grad_workspace_floats(&s), &r);
+  double fwd = 1e30, bwd = 1e30, bwd_split = 1e30;
   for (int rep = 0; rep <= REPEATS; rep++) { /* rep 0 warms up */
     const double t0 = now_s();
     pni_dwconv_forward(&s, threads, x, w, y);
     const double t1 = now_s();
-    pni_dwconv_backward(&s, threads, x, w, dy, dx, dw);
+    pni_dwconv_backward(&s, threads, x, w, dy, dx, dw, ws);
     const double t2 = now_s();
+    pni_dwconv_backward(&s, threads, x, w, dy, NULL, dw, NULL);
+    const double t3 = now_s();
+    pni_dwconv_backward(&s, threads, x, w, dy, NULL, dw, ws);
+    const double t4 = now_s();
     if (rep > 0 && t1 - t0 < fwd) fwd = t1 - t0;
     if (rep > 0 && t2 - t1 < bwd) bwd = t2 - t1;
+    if (rep > 0 && (t3 - t2) - (t4 - t3) + (t2 - t1) < bwd_split) {
+      bwd_split = (t3 - t2) - (t4 - t3) + (t2 - t1); /* dx + dw split over channels */
+    }
   }
   const double gflop = 2.0 * (double)(ny * k * k) * 1e-9; /* one pass */
-  printf("%7d %2ldx%-2ld %4ld %2ld %6ld %9.3f %7.1f %9.3f %7.1f %7.1f\n", (int)threads, (long)hw,
-         (long)hw, (long)c, (long)k, (long)stride, fwd * 1e3, gflop / fwd, bwd * 1e3,
-         2.0 * gflop / bwd, 3.0 * gflop / (fwd + bwd));
+  printf("%7d %2ldx%-2ld %4ld %2ld %6ld %9.3f %7.1f %9.3f %7.1f %7.1f %12.3f\n", (int)threads,
+         (long)hw, (long)hw, (long)c, (long)k, (long)stride, fwd * 1e3, gflop / fwd, bwd * 1e3,
+         2.0 * gflop / bwd, 3.0 * gflop / (fwd + bwd), bwd_split * 1e3);
   free(x);
   free(w);
   free(y);
   free(dy);
   free(dx);
   free(dw);
+  free(ws);
 }
 
 int main(int argc, char **argv) {
@@ -70,7 +79,8 @@ int main(int argc, char **argv) {
   }
   const int64_t maps[][2] = {{14, 144}, {7, 480}};
   printf("dwconv, batch %d; GFLOP/s count 2 flops per multiply-add, backward = dx + dw\n", BATCH);
-  printf("threads   map    c  k stride    fwd ms  GFLOP/s   bwd ms  GFLOP/s  fwd+bwd\n");
+  printf("(bwd ch-split ms: the same backward with dw split over channels, no workspace)\n");
+  printf("threads   map    c  k stride    fwd ms  GFLOP/s   bwd ms  GFLOP/s  fwd+bwd  bwd ch-split\n");
   for (int t = 0; t < count; t++) {
     for (int m = 0; m < 2; m++) {
       for (int64_t k = 3; k <= 7; k += 2) {

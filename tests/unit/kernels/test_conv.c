@@ -167,6 +167,7 @@ typedef enum { KIND_FULL, KIND_DW } conv_kind;
 
 typedef struct outputs {
   float *y, *dx, *dw_no_dx, *dw;
+  float *dw_split; /* depthwise: dw split over channels (no workspace) */
 } outputs;
 
 /* Runs forward, backward with dx and backward without dx. */
@@ -178,9 +179,13 @@ static void run_kernel(conv_kind kind, const pni_conv_shape *s, int32_t threads,
   poison(o->dw, w_count(s, depthwise));
   poison(o->dw_no_dx, w_count(s, depthwise));
   if (kind == KIND_DW) {
+    float *ws = new_floats((int64_t)pni_dwconv_grad_workspace_floats(s) + 1);
+    poison(o->dw_split, w_count(s, depthwise));
     pni_dwconv_forward(s, threads, x, w, o->y);
-    pni_dwconv_backward(s, threads, x, w, dy, o->dx, o->dw);
-    pni_dwconv_backward(s, threads, x, w, dy, NULL, o->dw_no_dx);
+    pni_dwconv_backward(s, threads, x, w, dy, o->dx, o->dw, ws);
+    pni_dwconv_backward(s, threads, x, w, dy, NULL, o->dw_no_dx, ws);
+    pni_dwconv_backward(s, threads, x, w, dy, NULL, o->dw_split, NULL);
+    free(ws);
   } else {
     pni_conv_forward(s, threads, x, w, o->y, col);
     pni_conv_backward(s, threads, x, w, dy, o->dx, o->dw, col);
@@ -191,7 +196,7 @@ static void run_kernel(conv_kind kind, const pni_conv_shape *s, int32_t threads,
 static outputs new_outputs(const pni_conv_shape *s, int depthwise) {
   float *(*alloc)(int64_t) = depthwise ? new_floats : new_gemm_floats;
   return (outputs){alloc(y_count(s)), alloc(x_count(s)), alloc(w_count(s, depthwise)),
-                   alloc(w_count(s, depthwise))};
+                   alloc(w_count(s, depthwise)), alloc(w_count(s, depthwise))};
 }
 
 static void free_outputs(outputs *o) {
@@ -199,6 +204,7 @@ static void free_outputs(outputs *o) {
   free(o->dx);
   free(o->dw_no_dx);
   free(o->dw);
+  free(o->dw_split);
 }
 
 static void expect_same_outputs(const pni_conv_shape *s, int depthwise, const outputs *a,
@@ -206,6 +212,7 @@ static void expect_same_outputs(const pni_conv_shape *s, int depthwise, const ou
   expect_same_bits("y", a->y, b->y, y_count(s));
   expect_same_bits("dx", a->dx, b->dx, x_count(s));
   expect_same_bits("dw", a->dw, b->dw, w_count(s, depthwise));
+  if (depthwise) expect_same_bits("dw (channel split)", a->dw_split, b->dw_split, w_count(s, 1));
 }
 
 static void check_conv(conv_kind kind, int64_t n, int64_t h, int64_t w, int64_t cin, int64_t cout,
@@ -234,6 +241,7 @@ static void check_conv(conv_kind kind, int64_t n, int64_t h, int64_t w, int64_t 
     expect_close("dx", o->dx, ref.dx, ref.dx_abs, nx);
     expect_close("dw", o->dw, ref.dw, ref.dw_abs, nw);
     expect_same_bits("dw without dx", o->dw, o->dw_no_dx, nw);
+    if (depthwise) expect_close("dw (channel split)", o->dw_split, ref.dw, ref.dw_abs, nw);
     outputs again = new_outputs(&s, depthwise);
     run_kernel(kind, &s, threads, x, wt, dy, col, &again);
     expect_same_outputs(&s, depthwise, o, &again);

@@ -136,13 +136,20 @@ static void check_gradients(conv_kind kind, int32_t threads, int64_t n, int64_t 
       pni_conv_backward(&s, threads, xf, wf, dyf, dx, dw, col);
       break;
     case KIND_DW:
-      pni_dwconv_backward(&s, threads, xf, wf, dyf, dx, dw);
+      pni_dwconv_backward(&s, threads, xf, wf, dyf, dx, dw, NULL);
       break;
   }
   numerical_gradient(&s, kind, xd, wd, dyd, xd, nx, gx);
   numerical_gradient(&s, kind, xd, wd, dyd, wd, nw, gw);
   expect_gradient("dx", &s, dx, gx, nx);
   expect_gradient("dw", &s, dw, gw, nw);
+  if (kind == KIND_DW) {
+    /* The batch-slice form (with a workspace) checked the same way. */
+    float *ws = new_buffer(sizeof(float) * (pni_dwconv_grad_workspace_floats(&s) + 1));
+    pni_dwconv_backward(&s, threads, xf, wf, dyf, NULL, dw, ws);
+    expect_gradient("dw (batch slices)", &s, dw, gw, nw);
+    free(ws);
+  }
 
   if (kind == KIND_1X1) {
     /* accumulate = 1 adds the gradient to what dw holds. */
