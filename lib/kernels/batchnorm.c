@@ -128,8 +128,8 @@ PNI_HOT static void grad_sums_rows(int64_t c, int64_t cb, int64_t r0, int64_t r1
  * (0, 6) exactly where the forward's ReLU6 output did and the masked
  * gradient has the bits pni_relu6_backward would give. Reading x instead
  * of the ReLU6 output saves a pass over memory. */
-static inline __attribute__((always_inline)) float relu6_masked(float g, float x, float m,
-                                                                float s, float b) {
+static inline __attribute__((always_inline)) float relu6_masked(float g, float x, float m, float s,
+                                                                float b) {
   const float v = (x - m) * s + b;
   return v > 0.0f && v < 6.0f ? g : 0.0f;
 }
@@ -150,15 +150,18 @@ PNI_HOT static void grad_sums_rows_relu6(int64_t c, int64_t cb, int64_t r0, int6
 #pragma omp simd
     for (int64_t j = 0; j < cb; j++) {
       const float m = mean[j], s = scale[j], b = shift[j];
-      const float h0 = relu6_masked(g0[j], x0[j], m, s, b), h1 = relu6_masked(g1[j], x1[j], m, s, b);
-      const float h2 = relu6_masked(g2[j], x2[j], m, s, b), h3 = relu6_masked(g3[j], x3[j], m, s, b);
-      const float h4 = relu6_masked(g4[j], x4[j], m, s, b), h5 = relu6_masked(g5[j], x5[j], m, s, b);
-      const float h6 = relu6_masked(g6[j], x6[j], m, s, b), h7 = relu6_masked(g7[j], x7[j], m, s, b);
+      const float h0 = relu6_masked(g0[j], x0[j], m, s, b),
+                  h1 = relu6_masked(g1[j], x1[j], m, s, b);
+      const float h2 = relu6_masked(g2[j], x2[j], m, s, b),
+                  h3 = relu6_masked(g3[j], x3[j], m, s, b);
+      const float h4 = relu6_masked(g4[j], x4[j], m, s, b),
+                  h5 = relu6_masked(g5[j], x5[j], m, s, b);
+      const float h6 = relu6_masked(g6[j], x6[j], m, s, b),
+                  h7 = relu6_masked(g7[j], x7[j], m, s, b);
       sum_dy[j] += (double)(((h0 + h1) + (h2 + h3)) + ((h4 + h5) + (h6 + h7)));
-      sum_dyx[j] += (double)(((h0 * (x0[j] - m) + h1 * (x1[j] - m)) +
-                              (h2 * (x2[j] - m) + h3 * (x3[j] - m))) +
-                             ((h4 * (x4[j] - m) + h5 * (x5[j] - m)) +
-                              (h6 * (x6[j] - m) + h7 * (x7[j] - m))));
+      sum_dyx[j] +=
+          (double)(((h0 * (x0[j] - m) + h1 * (x1[j] - m)) + (h2 * (x2[j] - m) + h3 * (x3[j] - m))) +
+                   ((h4 * (x4[j] - m) + h5 * (x5[j] - m)) + (h6 * (x6[j] - m) + h7 * (x7[j] - m))));
     }
   }
   for (; r < r1; r++) {
@@ -177,12 +180,11 @@ PNI_HOT static void grad_sums_rows_relu6(int64_t c, int64_t cb, int64_t r0, int6
  * ReLU6 (relu6 set) and the residual add (residual not NULL, row stride c
  * like x) on each value while it is in a register: the same operations in
  * the same order as the separate passes, so the same bits. y may be x:
- * each element is read before it is written. Four loops rather than tests inside one, so that each vectorises
- * without unswitching (-O2 does not unswitch). */
-PNI_HOT static void affine_rows_fused(int64_t c, int64_t cb, int64_t r0, int64_t r1,
-                                      const float *x, const float *mean, const float *scale,
-                                      const float *shift, int relu6, const float *residual,
-                                      float *y) {
+ * each element is read before it is written. Four loops rather than tests inside one, so that each
+ * vectorises without unswitching (-O2 does not unswitch). */
+PNI_HOT static void affine_rows_fused(int64_t c, int64_t cb, int64_t r0, int64_t r1, const float *x,
+                                      const float *mean, const float *scale, const float *shift,
+                                      int relu6, const float *residual, float *y) {
   for (int64_t r = r0; r < r1; r++) {
     const float *xr = x + r * c;
     float *yr = y + r * c;
@@ -224,10 +226,10 @@ PNI_HOT static void bn_dx_rows(int64_t c, int64_t cb, int64_t r0, int64_t r1, co
 }
 
 /* bn_dx_rows of the ReLU6-masked gradient. dx may be dy. */
-PNI_HOT static void bn_dx_rows_relu6(int64_t c, int64_t cb, int64_t r0, int64_t r1,
-                                     const float *x, const float *dy, const float *mean,
-                                     const float *scale, const float *shift, const float *k1,
-                                     const float *k2, const float *k3, float *dx) {
+PNI_HOT static void bn_dx_rows_relu6(int64_t c, int64_t cb, int64_t r0, int64_t r1, const float *x,
+                                     const float *dy, const float *mean, const float *scale,
+                                     const float *shift, const float *k1, const float *k2,
+                                     const float *k3, float *dx) {
   for (int64_t r = r0; r < r1; r++) {
     const float *xr = x + r * c, *gr = dy + r * c;
     float *dr = dx + r * c;
@@ -316,16 +318,16 @@ void pni_bn_forward_train(int32_t threads, int64_t rows, int64_t c, const float 
                           const float *gamma, const float *beta, float eps, float momentum,
                           float *running_mean, float *running_var, float *y, float *save_mean,
                           float *save_invstd) {
-  bn_forward_train(threads, rows, c, x, gamma, beta, eps, momentum, running_mean, running_var, 0,
-                   y, save_mean, save_invstd);
+  bn_forward_train(threads, rows, c, x, gamma, beta, eps, momentum, running_mean, running_var, 0, y,
+                   save_mean, save_invstd);
 }
 
 void pni_bn_relu6_forward_train(int32_t threads, int64_t rows, int64_t c, const float *x,
-                                const float *gamma, const float *beta, float eps,
-                                float momentum, float *running_mean, float *running_var,
-                                float *y, float *save_mean, float *save_invstd) {
-  bn_forward_train(threads, rows, c, x, gamma, beta, eps, momentum, running_mean, running_var, 1,
-                   y, save_mean, save_invstd);
+                                const float *gamma, const float *beta, float eps, float momentum,
+                                float *running_mean, float *running_var, float *y, float *save_mean,
+                                float *save_invstd) {
+  bn_forward_train(threads, rows, c, x, gamma, beta, eps, momentum, running_mean, running_var, 1, y,
+                   save_mean, save_invstd);
 }
 
 void pni_bn_forward_eval(int32_t threads, int64_t rows, int64_t c, const float *x,

@@ -10,8 +10,8 @@
 
 /* 1x1 convolution, stride 1: y[rows x cout] = x[rows x cin] * w[cin x cout],
  * rows = N*H*W. Weights are stored cin-major ([cin][cout]). */
-void pni_conv1x1_forward(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
-                         const float *x, const float *w, float *y);
+void pni_conv1x1_forward(int32_t threads, int64_t rows, int64_t cin, int64_t cout, const float *x,
+                         const float *w, float *y);
 /* dx[rows x cin] = dy * w^T (overwrites dx). With wt (room for cin * cout
  * floats, not aliasing anything else) w is first transposed into it, so
  * that BLIS multiplies two untransposed operands: measured on the
@@ -56,10 +56,9 @@ void pni_dwconv_forward(const pni_conv_shape *s, int32_t threads, const float *x
  * while it is still in cache: bitwise pni_dwconv_forward, then
  * pni_bn_forward_eval, then pni_relu6_forward, with one pass over y instead
  * of three. y must not alias x. */
-void pni_dwconv_forward_bn(const pni_conv_shape *s, int32_t threads, const float *x,
-                           const float *w, const float *gamma, const float *beta,
-                           const float *running_mean, const float *running_var, float eps,
-                           int relu6, float *y);
+void pni_dwconv_forward_bn(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
+                           const float *gamma, const float *beta, const float *running_mean,
+                           const float *running_var, float eps, int relu6, float *y);
 /* Slices of the batch whose dw partial sums the depthwise backward adds up
  * in order when given a workspace. */
 #define PNI_DW_GRAD_CHUNKS 4
@@ -78,8 +77,7 @@ size_t pni_dwconv_grad_workspace_floats(const pni_conv_shape *s);
  * threads (bench-dwconv): backward 5-15% faster on 144 and 480 channels,
  * the supernet weight step about 17% faster. Both forms give the same
  * bits for any thread count. */
-void pni_dwconv_backward(const pni_conv_shape *s, int32_t threads, const float *x,
-                         const float *w, const float *dy, float *dx, float *dw,
-                         float *workspace);
+void pni_dwconv_backward(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
+                         const float *dy, float *dx, float *dw, float *workspace);
 
 #endif /* PNI_KERNELS_CONV_H */

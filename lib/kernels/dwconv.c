@@ -533,15 +533,14 @@ HOT static void bn_row(int64_t pixels, int64_t c, const float *mean, const float
   }
 }
 
-void pni_dwconv_forward_bn(const pni_conv_shape *s, int32_t threads, const float *x,
-                           const float *w, const float *gamma, const float *beta,
-                           const float *running_mean, const float *running_var, float eps,
-                           int relu6, float *y) {
+void pni_dwconv_forward_bn(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
+                           const float *gamma, const float *beta, const float *running_mean,
+                           const float *running_var, float eps, int relu6, float *y) {
   const int64_t c = s->cout, rows = s->n * s->out_h, pixels = s->out_w;
   if (c > FUSED_MAX_CHANNELS) {
     pni_dwconv_forward(s, threads, x, w, y);
-    pni_bn_forward_eval_fused(threads, rows * pixels, c, y, gamma, beta, running_mean,
-                              running_var, eps, relu6, NULL, y);
+    pni_bn_forward_eval_fused(threads, rows * pixels, c, y, gamma, beta, running_mean, running_var,
+                              eps, relu6, NULL, y);
     return;
   }
   float scale[FUSED_MAX_CHANNELS];

@@ -22,7 +22,6 @@ void pni_linear_backward(int32_t threads, int64_t n, int64_t in, int64_t out, co
  * argmax equal to the label (ties: lowest index); when dlogits is not NULL
  * it receives d(mean loss)/d(logits) = (softmax - target) / n. */
 double pni_softmax_xent(int32_t threads, int64_t n, int64_t classes, const float *logits,
-                        const int32_t *labels, float smoothing, float *dlogits,
-                        int64_t *correct);
+                        const int32_t *labels, float smoothing, float *dlogits, int64_t *correct);
 
 #endif /* PNI_KERNELS_LINEAR_H */

@@ -24,9 +24,9 @@ void pni_bn_forward_train(int32_t threads, int64_t rows, int64_t c, const float 
 /* pni_bn_forward_train followed by ReLU6 in the same pass over y: bitwise
  * the result of the two passes, with one pass over memory fewer. */
 void pni_bn_relu6_forward_train(int32_t threads, int64_t rows, int64_t c, const float *x,
-                                const float *gamma, const float *beta, float eps,
-                                float momentum, float *running_mean, float *running_var,
-                                float *y, float *save_mean, float *save_invstd);
+                                const float *gamma, const float *beta, float eps, float momentum,
+                                float *running_mean, float *running_var, float *y, float *save_mean,
+                                float *save_invstd);
 
 /* Evaluation mode: running statistics. y may alias x. */
 void pni_bn_forward_eval(int32_t threads, int64_t rows, int64_t c, const float *x,

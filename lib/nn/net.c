@@ -70,8 +70,8 @@ pnas_status pni_net_create(pnas_context *ctx, const pnas_arch *arch,
   if (status != PNAS_OK) goto fail;
   net->block_count = net->arch->info.blocks;
   status = PNAS_ERR_OUT_OF_MEMORY;
-  net->blocks = pni_calloc(ctx, (size_t)(net->block_count > 0 ? net->block_count : 1),
-                           sizeof *net->blocks);
+  net->blocks =
+      pni_calloc(ctx, (size_t)(net->block_count > 0 ? net->block_count : 1), sizeof *net->blocks);
   if (net->blocks == NULL) goto fail;
 
   pni_planner count = {0};
@@ -117,10 +117,9 @@ pnas_status pni_net_create(pnas_context *ctx, const pnas_arch *arch,
   for (int i = 0; i < 3; i++) net->grad_buf[i] = pni_alloc_floats(ctx, net->activation_floats);
   if (a->params == NULL || a->grads == NULL || a->momenta == NULL || a->stats == NULL ||
       a->saved == NULL || a->col == NULL || a->wt == NULL || a->dw_grad == NULL ||
-      net->stats_backup == NULL ||
-      net->pooled == NULL || net->dropped == NULL || net->mask == NULL || net->logits == NULL ||
-      net->dlogits == NULL || net->input == NULL || net->grad_buf[0] == NULL ||
-      net->grad_buf[1] == NULL || net->grad_buf[2] == NULL) {
+      net->stats_backup == NULL || net->pooled == NULL || net->dropped == NULL ||
+      net->mask == NULL || net->logits == NULL || net->dlogits == NULL || net->input == NULL ||
+      net->grad_buf[0] == NULL || net->grad_buf[1] == NULL || net->grad_buf[2] == NULL) {
     goto fail;
   }
   if (!pni_unit_alloc(ctx, &net->stem)) goto fail;
@@ -157,12 +156,10 @@ void pni_net_destroy(pnas_net *net) {
   }
   pni_unit_free(ctx, &net->head);
   pni_arena *a = &net->arena;
-  float *arrays[] = {a->params,        a->grads,      a->momenta,      a->stats,
-                     a->saved,         a->col,        a->wt,            a->dw_grad,
-                     net->stats_backup,
-                     net->pooled,
-                     net->dropped,     net->logits,   net->dlogits,    net->input,
-                     net->grad_buf[0], net->grad_buf[1], net->grad_buf[2]};
+  float *arrays[] = {
+      a->params,    a->grads,   a->momenta,        a->stats,         a->saved,        a->col,
+      a->wt,        a->dw_grad, net->stats_backup, net->pooled,      net->dropped,    net->logits,
+      net->dlogits, net->input, net->grad_buf[0],  net->grad_buf[1], net->grad_buf[2]};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) pni_aligned_free(ctx, arrays[i]);
   pni_aligned_free(ctx, net->mask);
   pni_free(ctx, net->segments);
@@ -187,8 +184,8 @@ void pni_net_forward(pnas_net *net, const float *images, int32_t batch, int trai
   pni_avgpool_forward(threads, batch, net->feature_hw, net->features, cur, net->pooled);
   const float *features = net->pooled;
   if (training && net->dropout > 0.0f) {
-    pni_dropout_forward((int64_t)batch * net->features, net->dropout, &net->ctx->rng,
-                        net->pooled, net->dropped, net->mask);
+    pni_dropout_forward((int64_t)batch * net->features, net->dropout, &net->ctx->rng, net->pooled,
+                        net->dropped, net->mask);
     features = net->dropped;
   }
   pni_linear_forward(threads, batch, net->features, net->classes, features,

@@ -11,9 +11,8 @@
 int64_t pni_plan_params(pni_planner *p, int64_t size, int bn_or_bias) {
   const int64_t offset = p->params;
   p->params += size;
-  pni_param_segment *last = p->segment_count > 0 && p->segments != NULL
-                                ? &p->segments[p->segment_count - 1]
-                                : NULL;
+  pni_param_segment *last =
+      p->segment_count > 0 && p->segments != NULL ? &p->segments[p->segment_count - 1] : NULL;
   /* Adjacent tensors of the same kind share one segment. */
   if (last != NULL && last->bn_or_bias == bn_or_bias && last->offset + last->size == offset) {
     last->size += size;
@@ -26,8 +25,8 @@ int64_t pni_plan_params(pni_planner *p, int64_t size, int bn_or_bias) {
   return offset;
 }
 
-void pni_unit_plan(pni_planner *p, pni_unit *u, pni_unit_kind kind, int relu, int64_t n,
-                   int64_t h, int64_t w, int64_t cin, int64_t cout, int64_t k, int64_t stride) {
+void pni_unit_plan(pni_planner *p, pni_unit *u, pni_unit_kind kind, int relu, int64_t n, int64_t h,
+                   int64_t w, int64_t cin, int64_t cout, int64_t k, int64_t stride) {
   memset(u, 0, sizeof *u);
   u->kind = kind;
   u->relu = relu;
@@ -61,13 +60,13 @@ void pni_block_plan(pni_planner *p, pni_net_block *nb, const pni_block *b, int64
   nb->residual = b->residual;
   int32_t u = 0;
   if (b->expand != 1) {
-    pni_unit_plan(p, &nb->unit[u++], PNI_UNIT_PW, 1, n, b->in_height, b->in_width,
-                  b->in_channels, b->mid_channels, 1, 1);
+    pni_unit_plan(p, &nb->unit[u++], PNI_UNIT_PW, 1, n, b->in_height, b->in_width, b->in_channels,
+                  b->mid_channels, 1, 1);
   }
-  pni_unit_plan(p, &nb->unit[u++], PNI_UNIT_DW, 1, n, b->in_height, b->in_width,
-                b->mid_channels, b->mid_channels, b->kernel, b->stride);
-  pni_unit_plan(p, &nb->unit[u++], PNI_UNIT_PW, 0, n, b->out_height, b->out_width,
-                b->mid_channels, b->out_channels, 1, 1);
+  pni_unit_plan(p, &nb->unit[u++], PNI_UNIT_DW, 1, n, b->in_height, b->in_width, b->mid_channels,
+                b->mid_channels, b->kernel, b->stride);
+  pni_unit_plan(p, &nb->unit[u++], PNI_UNIT_PW, 0, n, b->out_height, b->out_width, b->mid_channels,
+                b->out_channels, 1, 1);
   nb->units = u;
 }
 
@@ -134,16 +133,20 @@ static void unit_forward_eval(const pni_arena *arena, pni_unit *u, const float *
   const float *running_mean = arena->stats + u->stats, *running_var = running_mean + c;
   u->x = x;
   if (u->kind == PNI_UNIT_DW && residual == NULL) {
-    pni_dwconv_forward_bn(&s, threads, x, w, gamma, beta, running_mean, running_var,
-                          arena->bn_eps, u->relu, u->a);
+    pni_dwconv_forward_bn(&s, threads, x, w, gamma, beta, running_mean, running_var, arena->bn_eps,
+                          u->relu, u->a);
     return;
   }
   switch (u->kind) {
-    case PNI_UNIT_FULL: pni_conv_forward(&s, threads, x, w, u->a, arena->col); break;
+    case PNI_UNIT_FULL:
+      pni_conv_forward(&s, threads, x, w, u->a, arena->col);
+      break;
     case PNI_UNIT_PW:
       pni_conv1x1_forward(threads, s.n * s.h * s.w, s.cin, s.cout, x, w, u->a);
       break;
-    case PNI_UNIT_DW: pni_dwconv_forward(&s, threads, x, w, u->a); break;
+    case PNI_UNIT_DW:
+      pni_dwconv_forward(&s, threads, x, w, u->a);
+      break;
   }
   pni_bn_forward_eval_fused(threads, rows, c, u->a, gamma, beta, running_mean, running_var,
                             arena->bn_eps, u->relu, residual, u->a);
@@ -160,11 +163,15 @@ void pni_unit_forward(const pni_arena *arena, pni_unit *u, const float *x, int32
   const float *w = arena->params + u->weight;
   u->x = x;
   switch (u->kind) {
-    case PNI_UNIT_FULL: pni_conv_forward(&s, threads, x, w, u->z, arena->col); break;
+    case PNI_UNIT_FULL:
+      pni_conv_forward(&s, threads, x, w, u->z, arena->col);
+      break;
     case PNI_UNIT_PW:
       pni_conv1x1_forward(threads, s.n * s.h * s.w, s.cin, s.cout, x, w, u->z);
       break;
-    case PNI_UNIT_DW: pni_dwconv_forward(&s, threads, x, w, u->z); break;
+    case PNI_UNIT_DW:
+      pni_dwconv_forward(&s, threads, x, w, u->z);
+      break;
   }
   const int64_t rows = s.n * s.out_h * s.out_w, c = s.cout;
   const float *gamma = arena->params + u->gamma, *beta = arena->params + u->beta;
@@ -200,7 +207,9 @@ void pni_unit_backward(const pni_arena *arena, pni_unit *u, int32_t batch, float
   const float *w = arena->params + u->weight;
   float *dw = weight_grads ? arena->grads + u->weight : NULL;
   switch (u->kind) {
-    case PNI_UNIT_FULL: pni_conv_backward(&s, threads, u->x, w, da, dx, dw, arena->col); break;
+    case PNI_UNIT_FULL:
+      pni_conv_backward(&s, threads, u->x, w, da, dx, dw, arena->col);
+      break;
     case PNI_UNIT_PW: {
       const int64_t in_rows = s.n * s.h * s.w;
       if (dw != NULL) pni_conv1x1_backward_weight(threads, in_rows, s.cin, s.cout, u->x, da, dw, 0);
@@ -209,7 +218,9 @@ void pni_unit_backward(const pni_arena *arena, pni_unit *u, int32_t batch, float
       }
       break;
     }
-    case PNI_UNIT_DW: pni_dwconv_backward(&s, threads, u->x, w, da, dx, dw, arena->dw_grad); break;
+    case PNI_UNIT_DW:
+      pni_dwconv_backward(&s, threads, u->x, w, da, dx, dw, arena->dw_grad);
+      break;
   }
 }
 
@@ -291,7 +302,8 @@ int32_t pni_sgd_segments_check(const pni_arena *arena, const pni_param_segment *
     int bad = 0;
     /* The same arithmetic as pni_sgd_segments, without the stores. */
 #pragma omp parallel for num_threads(arena->ctx->threads) schedule(static) \
-    reduction(| : bad) if (seg->size > 65536)
+    reduction(|                                                            \
+              : bad) if (seg->size > 65536)
     for (int64_t i = 0; i < seg->size; i++) {
       const float gi = g[i] + wd * w[i];
       const float mi = mu * m[i] + gi;

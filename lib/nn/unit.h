@@ -65,8 +65,8 @@ typedef struct pni_planner {
 typedef struct pni_arena {
   pnas_context *ctx;
   float *params, *grads, *momenta, *stats, *saved;
-  float *col; /* im2col workspace of full convolutions */
-  float *wt;  /* pw_weight_floats: a 1x1 weight transposed for backward data; may be NULL */
+  float *col;     /* im2col workspace of full convolutions */
+  float *wt;      /* pw_weight_floats: a 1x1 weight transposed for backward data; may be NULL */
   float *dw_grad; /* dw_grad_floats: depthwise dw partial sums; may be NULL */
   float *bn_grad_scratch; /* 2 * max_channels: BN sums of a backward without weight
                              gradients; NULL when the owner never runs one */
@@ -79,8 +79,8 @@ typedef struct pni_arena {
 #define PNI_PLAN_TOO_LARGE INT64_MAX
 
 int64_t pni_plan_params(pni_planner *p, int64_t size, int bn_or_bias);
-void pni_unit_plan(pni_planner *p, pni_unit *u, pni_unit_kind kind, int relu, int64_t n,
-                   int64_t h, int64_t w, int64_t cin, int64_t cout, int64_t k, int64_t stride);
+void pni_unit_plan(pni_planner *p, pni_unit *u, pni_unit_kind kind, int relu, int64_t n, int64_t h,
+                   int64_t w, int64_t cin, int64_t cout, int64_t k, int64_t stride);
 /* Units of an MBConv block (nothing for identity). */
 void pni_block_plan(pni_planner *p, pni_net_block *nb, const pni_block *b, int64_t n);
 

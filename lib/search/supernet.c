@@ -196,8 +196,8 @@ pnas_status pni_supernet_create(pnas_context *ctx, const pnas_space *space,
   if (status != PNAS_OK) goto fail;
   status = PNAS_ERR_OUT_OF_MEMORY;
   sn->layer_count = sn->space->info.layers;
-  sn->layers = pni_calloc(ctx, (size_t)(sn->layer_count > 0 ? sn->layer_count : 1),
-                          sizeof *sn->layers);
+  sn->layers =
+      pni_calloc(ctx, (size_t)(sn->layer_count > 0 ? sn->layer_count : 1), sizeof *sn->layers);
   sn->fixed_segments = pni_calloc(ctx, 16, sizeof *sn->fixed_segments);
   if (sn->layers == NULL || sn->fixed_segments == NULL) goto fail;
   set_up_layers(sn);
@@ -232,10 +232,9 @@ pnas_status pni_supernet_create(pnas_context *ctx, const pnas_space *space,
   for (int i = 0; i < 3; i++) sn->grad_buf[i] = pni_alloc_floats(ctx, sn->activation_floats);
   if (a->params == NULL || a->grads == NULL || a->momenta == NULL || a->stats == NULL ||
       a->saved == NULL || a->col == NULL || a->wt == NULL || a->bn_grad_scratch == NULL ||
-      a->dw_grad == NULL ||
-      sn->stats_backup == NULL || sn->pooled == NULL ||
-      sn->logits == NULL || sn->dlogits == NULL || sn->grad_buf[0] == NULL ||
-      sn->grad_buf[1] == NULL || sn->grad_buf[2] == NULL) {
+      a->dw_grad == NULL || sn->stats_backup == NULL || sn->pooled == NULL || sn->logits == NULL ||
+      sn->dlogits == NULL || sn->grad_buf[0] == NULL || sn->grad_buf[1] == NULL ||
+      sn->grad_buf[2] == NULL) {
     goto fail;
   }
   if (!pni_unit_alloc(ctx, &sn->stem)) goto fail;
@@ -279,12 +278,10 @@ void pni_supernet_destroy(pnas_supernet *sn) {
     pni_aligned_free(ctx, sn->scratch_a[pos]);
   }
   pni_arena *a = &sn->arena;
-  float *arrays[] = {a->params,    a->grads,       a->momenta,      a->stats,
-                     a->saved,     a->col,         a->wt,           a->bn_grad_scratch,
-                     a->dw_grad,
-                     sn->stats_backup, sn->pooled,
-                     sn->logits,   sn->dlogits,    sn->grad_buf[0], sn->grad_buf[1],
-                     sn->grad_buf[2]};
+  float *arrays[] = {a->params,   a->grads,         a->momenta,      a->stats,
+                     a->saved,    a->col,           a->wt,           a->bn_grad_scratch,
+                     a->dw_grad,  sn->stats_backup, sn->pooled,      sn->logits,
+                     sn->dlogits, sn->grad_buf[0],  sn->grad_buf[1], sn->grad_buf[2]};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) pni_aligned_free(ctx, arrays[i]);
   pni_free(ctx, sn->fixed_segments);
   pni_free(ctx, sn->rl_rewards);
@@ -372,14 +369,28 @@ void pni_supernet_forward(pnas_supernet *sn, const float *images, int32_t batch,
                      a->params + sn->fc_weight, a->params + sn->fc_bias, sn->logits);
 }
 
+/* Fixed slices of a gate dot product: their partial sums are added in
+ * slice order, so the result does not depend on the thread count. */
+#define GATE_DOT_SLICES 32
+
 /* sum(dy * o), o = y - x when the active block added its input. */
-static double gate_dot(int64_t count, const float *dy, const float *y, const float *x) {
-  double sum = 0.0;
-  if (x == NULL) {
-    for (int64_t i = 0; i < count; i++) sum += (double)dy[i] * y[i];
-  } else {
-    for (int64_t i = 0; i < count; i++) sum += (double)dy[i] * ((double)y[i] - x[i]);
+static double gate_dot(int32_t threads, int64_t count, const float *dy, const float *y,
+                       const float *x) {
+  double part[GATE_DOT_SLICES];
+  const int team = threads > 1 && count >= (1 << 16) ? (int)threads : 1;
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
+  for (int s = 0; s < GATE_DOT_SLICES; s++) {
+    const int64_t i0 = count * s / GATE_DOT_SLICES, i1 = count * (s + 1) / GATE_DOT_SLICES;
+    double sum = 0.0;
+    if (x == NULL) {
+      for (int64_t i = i0; i < i1; i++) sum += (double)dy[i] * y[i];
+    } else {
+      for (int64_t i = i0; i < i1; i++) sum += (double)dy[i] * ((double)y[i] - x[i]);
+    }
+    part[s] = sum;
   }
+  double sum = 0.0;
+  for (int s = 0; s < GATE_DOT_SLICES; s++) sum += part[s];
   return sum;
 }
 
@@ -388,24 +399,25 @@ static double gate_dot(int64_t count, const float *dy, const float *y, const flo
 static void layer_gates(pnas_supernet *sn, pni_mixed_layer *layer, const float *dy, int32_t batch,
                         int gates) {
   const pni_block *shape = &layer->spec->shape;
-  const int64_t count =
-      (int64_t)batch * shape->out_height * shape->out_width * shape->out_channels;
+  const int64_t count = (int64_t)batch * shape->out_height * shape->out_width * shape->out_channels;
+  const int32_t threads = sn->ctx->threads;
   for (int32_t j = 0; j < layer->count; j++) layer->gate_grad[j] = 0.0;
   const pni_candidate *act = &layer->cand[layer->active];
   if (act->nb.units > 0) {
     const float *y = act->nb.unit[act->nb.units - 1].a;
-    layer->gate_grad[layer->active] = gate_dot(count, dy, y, act->nb.residual ? layer->x : NULL);
+    const float *residual = act->nb.residual ? layer->x : NULL;
+    layer->gate_grad[layer->active] = gate_dot(threads, count, dy, y, residual);
   }
   if (gates == 2) {
     if (layer->other >= 0 && layer->cand[layer->other].nb.units > 0) {
-      layer->gate_grad[layer->other] = gate_dot(count, dy, layer->other_out, NULL);
+      layer->gate_grad[layer->other] = gate_dot(threads, count, dy, layer->other_out, NULL);
     }
     return;
   }
   for (int32_t j = 0; j < layer->count; j++) {
     if (j == layer->active) continue;
     const float *o = run_off_path(sn, layer, j, layer->x, batch, NULL);
-    if (o != NULL) layer->gate_grad[j] = gate_dot(count, dy, o, NULL);
+    if (o != NULL) layer->gate_grad[j] = gate_dot(threads, count, dy, o, NULL);
   }
 }
 

@@ -4,7 +4,10 @@
  * Fashion-MNIST space. Prints the best of a few runs in ms and GB/s, where
  * the bytes are the streaming traffic of each kernel's passes over the
  * tensor: BN forward reads x twice and writes y (3 tensors), BN backward
- * reads x and dy twice and writes dx (5), ReLU6 forward 2, backward 3.
+ * reads x and dy twice and writes dx (5), ReLU6 forward 2, backward 3;
+ * and the fused BN + ReLU6 training kernels the units use (the same
+ * traffic as BN alone). The last line per thread count sums the fused
+ * kernels over both maps (run_bench.py reads it).
  * Usage: bench-bn [threads...] (default: 1 and 2). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -37,7 +40,8 @@ static double gbps(int tensors, int64_t count, double seconds) {
   return (double)tensors * (double)count * sizeof(float) * 1e-9 / seconds;
 }
 
-static void bench(int32_t threads, int64_t hw, int64_t c) {
+static void bench(int32_t threads, int64_t hw, int64_t c, double *fused_f_total,
+                  double *fused_b_total) {
   pni_rng r;
   pni_rng_seed(&r, 1);
   const int64_t rows = BATCH * hw * hw, n = rows * c;
@@ -48,7 +52,7 @@ static void bench(int32_t threads, int64_t hw, int64_t c) {
   float *sm = random_floats(c, &r), *si = random_floats(c, &r);
   float *dg = random_floats(c, &r), *db = random_floats(c, &r);
   for (int64_t j = 0; j < c; j++) rv[j] = 1.0f;
-  double bn_f = 1e30, bn_b = 1e30, re_f = 1e30, re_b = 1e30;
+  double bn_f = 1e30, bn_b = 1e30, re_f = 1e30, re_b = 1e30, fu_f = 1e30, fu_b = 1e30;
   for (int rep = 0; rep <= REPEATS; rep++) { /* rep 0 warms up */
     const double t0 = now_s();
     pni_bn_forward_train(threads, rows, c, x, gamma, beta, 1e-3f, 0.1f, rm, rv, y, sm, si);
@@ -59,15 +63,26 @@ static void bench(int32_t threads, int64_t hw, int64_t c) {
     const double t3 = now_s();
     pni_relu6_backward(threads, n, y, dy, dx);
     const double t4 = now_s();
+    pni_bn_relu6_forward_train(threads, rows, c, x, gamma, beta, 1e-3f, 0.1f, rm, rv, y, sm, si);
+    const double t5 = now_s();
+    pni_bn_relu6_backward(threads, rows, c, x, dy, gamma, beta, sm, si, dx, dg, db);
+    const double t6 = now_s();
     if (rep == 0) continue;
+    if (t5 - t4 < fu_f) fu_f = t5 - t4;
+    if (t6 - t5 < fu_b) fu_b = t6 - t5;
     if (t1 - t0 < bn_f) bn_f = t1 - t0;
     if (t2 - t1 < bn_b) bn_b = t2 - t1;
     if (t3 - t2 < re_f) re_f = t3 - t2;
     if (t4 - t3 < re_b) re_b = t4 - t3;
   }
-  printf("%7d %2ldx%-2ld %4ld  %7.3f %6.1f  %7.3f %6.1f  %7.3f %6.1f  %7.3f %6.1f\n", (int)threads,
-         (long)hw, (long)hw, (long)c, bn_f * 1e3, gbps(3, n, bn_f), bn_b * 1e3, gbps(5, n, bn_b),
-         re_f * 1e3, gbps(2, n, re_f), re_b * 1e3, gbps(3, n, re_b));
+  printf(
+      "%7d %2ldx%-2ld %4ld  %7.3f %6.1f  %7.3f %6.1f  %7.3f %6.1f  %7.3f %6.1f  %7.3f %6.1f  "
+      "%7.3f %6.1f\n",
+      (int)threads, (long)hw, (long)hw, (long)c, bn_f * 1e3, gbps(3, n, bn_f), bn_b * 1e3,
+      gbps(5, n, bn_b), re_f * 1e3, gbps(2, n, re_f), re_b * 1e3, gbps(3, n, re_b), fu_f * 1e3,
+      gbps(3, n, fu_f), fu_b * 1e3, gbps(5, n, fu_b));
+  *fused_f_total += fu_f;
+  *fused_b_total += fu_b;
   free(x), free(y), free(dy), free(dx), free(gamma), free(beta), free(rm), free(rv);
   free(sm), free(si), free(dg), free(db);
 }
@@ -83,9 +98,12 @@ int main(int argc, char **argv) {
   printf("batch norm (train) and ReLU6, batch %d; best of %d runs\n", BATCH, REPEATS);
   printf(
       "threads   map    c   bn fwd ms  GB/s   bn bwd ms  GB/s  relu6 f ms  GB/s  relu6 b ms  "
-      "GB/s\n");
+      "GB/s  bn+r6 f ms  GB/s  bn+r6 b ms  GB/s\n");
   for (int t = 0; t < count; t++) {
-    for (int m = 0; m < 2; m++) bench(thread_counts[t], maps[m][0], maps[m][1]);
+    double fwd = 0.0, bwd = 0.0;
+    for (int m = 0; m < 2; m++) bench(thread_counts[t], maps[m][0], maps[m][1], &fwd, &bwd);
+    printf("impl=libpnas kernel=bn_relu6 threads=%d fwd_ms=%.3f bwd_ms=%.3f\n",
+           (int)thread_counts[t], 1e3 * fwd, 1e3 * bwd);
   }
   return 0;
 }

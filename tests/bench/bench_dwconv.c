@@ -30,9 +30,11 @@ static float *random_floats(int64_t count, pni_rng *r) {
   return p;
 }
 
-static void bench(int32_t threads, int64_t hw, int64_t c, int64_t k, int64_t stride) {
+static void bench(int32_t threads, int64_t hw, int64_t c, int64_t k, int64_t stride,
+                  double *fwd_total, double *bwd_total) {
   pni_conv_shape s;
   if (!pni_conv_shape_init(&s, BATCH, hw, hw, c, c, k, stride, k / 2)) return;
+
   pni_rng r;
   pni_rng_seed(&r, 1);
   const int64_t nx = s.n * s.h * s.w * c, ny = s.n * s.out_h * s.out_w * c;
@@ -61,6 +63,8 @@ static void bench(int32_t threads, int64_t hw, int64_t c, int64_t k, int64_t str
   printf("%7d %2ldx%-2ld %4ld %2ld %6ld %9.3f %7.1f %9.3f %7.1f %7.1f %12.3f\n", (int)threads,
          (long)hw, (long)hw, (long)c, (long)k, (long)stride, fwd * 1e3, gflop / fwd, bwd * 1e3,
          2.0 * gflop / bwd, 3.0 * gflop / (fwd + bwd), bwd_split * 1e3);
+  *fwd_total += fwd;
+  *bwd_total += bwd;
   free(x);
   free(w);
   free(y);
@@ -80,15 +84,20 @@ int main(int argc, char **argv) {
   const int64_t maps[][2] = {{14, 144}, {7, 480}};
   printf("dwconv, batch %d; GFLOP/s count 2 flops per multiply-add, backward = dx + dw\n", BATCH);
   printf("(bwd ch-split ms: the same backward with dw split over channels, no workspace)\n");
-  printf("threads   map    c  k stride    fwd ms  GFLOP/s   bwd ms  GFLOP/s  fwd+bwd  bwd ch-split\n");
+  printf(
+      "threads   map    c  k stride    fwd ms  GFLOP/s   bwd ms  GFLOP/s  fwd+bwd  bwd ch-split\n");
   for (int t = 0; t < count; t++) {
+    double fwd = 0.0, bwd = 0.0;
     for (int m = 0; m < 2; m++) {
       for (int64_t k = 3; k <= 7; k += 2) {
         for (int64_t stride = 1; stride <= 2; stride++) {
-          bench(thread_counts[t], maps[m][0], maps[m][1], k, stride);
+          bench(thread_counts[t], maps[m][0], maps[m][1], k, stride, &fwd, &bwd);
         }
       }
     }
+    /* Summed over every shape above (run_bench.py reads this line). */
+    printf("impl=libpnas kernel=dwconv threads=%d fwd_ms=%.3f bwd_ms=%.3f\n", (int)thread_counts[t],
+           1e3 * fwd, 1e3 * bwd);
   }
   return EXIT_SUCCESS;
 }

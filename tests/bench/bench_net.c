@@ -2,7 +2,7 @@
 /* Times training steps or inference of a fixed network through the public
  * API and prints one line of key=value results, peak RSS included.
  *
- *   bench-net --net k3e3|k3e6|k7e6|mobile224 --mode train|infer
+ *   bench-net --net k3e3|k3e6|k7e6|searched|mobile224 --mode train|infer
  *             [--batch N] [--threads N] [--iters N] [--warmup N]
  *             [--net-config FILE]   (for mobile224)
  *
@@ -31,13 +31,20 @@ int main(int argc, char **argv) {
   const char *net_name = "k3e3", *mode = "train", *net_config = NULL;
   int batch = 64, threads = 1, iters = 20, warmup = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--net")) net_name = argv[i + 1];
-    else if (!strcmp(argv[i], "--mode")) mode = argv[i + 1];
-    else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--warmup")) warmup = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--net-config")) net_config = argv[i + 1];
+    if (!strcmp(argv[i], "--net"))
+      net_name = argv[i + 1];
+    else if (!strcmp(argv[i], "--mode"))
+      mode = argv[i + 1];
+    else if (!strcmp(argv[i], "--batch"))
+      batch = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--threads"))
+      threads = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--iters"))
+      iters = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--warmup"))
+      warmup = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--net-config"))
+      net_config = argv[i + 1];
     else {
       fprintf(stderr, "bench-net: unknown option %s\n", argv[i]);
       return 2;
@@ -58,6 +65,8 @@ int main(int argc, char **argv) {
   if (!strcmp(net_name, "mobile224")) {
     if (net_config == NULL) return die(NULL, "--net-config FILE is needed for mobile224");
     st = pnas_arch_import_net_config(ctx, net_config, 224, 224, &arch);
+  } else if (!strcmp(net_name, "searched")) {
+    st = fmnist_searched_arch(ctx, &arch);
   } else {
     int k = 0, e = 0;
     if (sscanf(net_name, "k%de%d", &k, &e) != 2) return die(NULL, "unknown --net");
@@ -103,10 +112,11 @@ int main(int argc, char **argv) {
   const double median = times[iters / 2];
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  printf("impl=libpnas net=%s mode=%s batch=%d threads=%d ms=%.4f images_per_s=%.1f "
-         "peak_rss_mb=%.1f macs=%lld\n",
-         net_name, mode, batch, threads, 1e3 * median, batch / median, ru.ru_maxrss / 1024.0,
-         (long long)info.macs);
+  printf(
+      "impl=libpnas net=%s mode=%s batch=%d threads=%d ms=%.4f images_per_s=%.1f "
+      "peak_rss_mb=%.1f macs=%lld\n",
+      net_name, mode, batch, threads, 1e3 * median, batch / median, ru.ru_maxrss / 1024.0,
+      (long long)info.macs);
   free(x);
   free(logits);
   free(labels);

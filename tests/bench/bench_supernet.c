@@ -8,13 +8,21 @@
  * The reference supernet: the engine benchmark's network with the four
  * stages' layers as mixed ops over MBConv {3,5,7} x {3,6} (6 candidates;
  * with 12: MBConv {3,5,7} x {3,4,5,6}), plus zero on each stage's
- * second layer. Run by run_bench.py beside torch_supernet.py. */
+ * second layer. Run by run_bench.py beside torch_supernet.py.
+ *
+ * For weight steps it also counts the floating-point work of every sampled
+ * path analytically (2 flops per multiply-add of each convolution and the
+ * classifier: the forward, the backward data of every layer but the stem,
+ * and the weight gradients of every layer) and prints the median step's
+ * rate as gflop_per_s, the mean FLOPs of a step as step_gflop. */
 #include <pnas/pnas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+
+#include "fmnist_nets.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -66,16 +74,76 @@ static pnas_status reference_space(pnas_context *ctx, int candidates, pnas_space
   return PNAS_OK;
 }
 
+/* Multiply-adds of one image through an MBConv block (expand 1: no expand
+ * conv) at an h x w input, pad k / 2 as the library does. */
+static double mbconv_macs(int h, int w, int cin, int cout, int k, int e, int stride) {
+  const double oh = (h - 1) / stride + 1, ow = (w - 1) / stride + 1, mid = (double)cin * e;
+  const double expand = e == 1 ? 0.0 : (double)h * w * cin * mid;
+  return expand + oh * ow * mid * k * k + oh * ow * mid * cout;
+}
+
+/* FLOPs of one weight step of `batch` images on a path (ops: index into the
+ * reference space's op list per layer; count-1 is zero). Sets *macs to the
+ * forward multiply-adds of one image. */
+static double path_step_flops(const int32_t *path, int candidates, int batch, double *macs) {
+  const int kernels[3] = {3, 5, 7}, e6[2] = {3, 6}, e12[4] = {3, 4, 5, 6};
+  const int per_k = candidates == 12 ? 4 : 2;
+  const double stem = 28.0 * 28 * 1 * 16 * 9;
+  double m = stem + mbconv_macs(28, 28, 16, 8, 3, 1, 1);
+  const int widths[4] = {24, 40, 80, 96}, strides[4] = {2, 2, 1, 1};
+  int h = 28, c = 8, layer = 0;
+  for (int s = 0; s < 4; s++) {
+    for (int l = 0; l < 2; l++, layer++) {
+      const int op = path[layer], stride = l == 0 ? strides[s] : 1;
+      if (op == candidates) continue; /* zero: identity */
+      const int k = kernels[op / per_k], e = candidates == 12 ? e12[op % per_k] : e6[op % per_k];
+      m += mbconv_macs(h, h, c, widths[s], k, e, stride);
+      h = (h - 1) / stride + 1;
+      c = widths[s];
+    }
+  }
+  m += (double)h * h * c * 256 + 256.0 * 10;
+  *macs = m;
+  /* forward + backward data (all but the stem) + weight gradients */
+  return 2.0 * batch * (3.0 * m - stem);
+}
+
+/* The analytic count must agree with the library's on the all-(k3, e3)
+ * path (the uniform k3e3 network). */
+static int check_flop_count(pnas_context *ctx) {
+  pnas_arch *arch = NULL;
+  if (fmnist_uniform_arch(ctx, 3, 3, &arch) != PNAS_OK) return 0;
+  pnas_arch_info info;
+  pnas_arch_info_init(&info);
+  pnas_arch_get_info(arch, &info);
+  pnas_arch_destroy(arch);
+  const int32_t path[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  double macs = 0.0;
+  path_step_flops(path, 6, 1, &macs);
+  if ((int64_t)macs != info.macs) {
+    fprintf(stderr, "bench-supernet: FLOP count %.0f MACs, library %lld\n", macs,
+            (long long)info.macs);
+    return 0;
+  }
+  return 1;
+}
+
 int main(int argc, char **argv) {
   const char *mode = "weight";
   int batch = 64, threads = 1, iters = 10, warmup = 3, candidates = 6;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--mode")) mode = argv[i + 1];
-    else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--warmup")) warmup = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--candidates")) candidates = atoi(argv[i + 1]);
+    if (!strcmp(argv[i], "--mode"))
+      mode = argv[i + 1];
+    else if (!strcmp(argv[i], "--batch"))
+      batch = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--threads"))
+      threads = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--iters"))
+      iters = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--warmup"))
+      warmup = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--candidates"))
+      candidates = atoi(argv[i + 1]);
     else {
       fprintf(stderr, "bench-supernet: unknown option %s\n", argv[i]);
       return 2;
@@ -108,14 +176,31 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 28 * 28 * batch; i++) x[i] = (float)rand() / RAND_MAX - 0.5f;
   for (int i = 0; i < batch; i++) labels[i] = i % 10;
   const int weight = !strcmp(mode, "weight");
-  double times[1000];
+  if (!check_flop_count(ctx)) return 1;
+  double times[1000], flops[1000], flop_sum = 0.0;
   if (iters > 1000) iters = 1000;
   for (int i = 0; i < warmup + iters; i++) {
     const double t0 = now_s();
     const pnas_status st = weight ? pnas_supernet_train_step(sn, x, labels, batch, NULL)
                                   : pnas_supernet_arch_step(sn, x, labels, batch, NULL);
     if (st != PNAS_OK) return die(ctx, mode);
-    if (i >= warmup) times[i - warmup] = now_s() - t0;
+    const double t = now_s() - t0;
+    if (i >= warmup) {
+      int32_t path[8];
+      double macs;
+      if (pnas_supernet_active_path(sn, path, 8, 0) != PNAS_OK) return die(ctx, "path");
+      times[i - warmup] = t;
+      flops[i - warmup] = path_step_flops(path, candidates, batch, &macs) / t; /* rate */
+      flop_sum += path_step_flops(path, candidates, batch, &macs);
+    }
+  }
+  /* The median of the per-step rates: paths differ in work from step to step. */
+  for (int i = 1; i < iters; i++) {
+    for (int j = i; j > 0 && flops[j] < flops[j - 1]; j--) {
+      const double f = flops[j];
+      flops[j] = flops[j - 1];
+      flops[j - 1] = f;
+    }
   }
   for (int i = 1; i < iters; i++) {
     for (int j = i; j > 0 && times[j] < times[j - 1]; j--) {
@@ -129,10 +214,14 @@ int main(int argc, char **argv) {
   getrusage(RUSAGE_SELF, &ru);
   pnas_supernet_info info = {.struct_size = sizeof info};
   pnas_supernet_get_info(sn, &info);
-  printf("impl=libpnas net=supernet%d mode=%s batch=%d threads=%d ms=%.4f images_per_s=%.1f "
-         "peak_rss_mb=%.1f params=%lld\n",
-         candidates, mode, batch, threads, 1e3 * median, batch / median, ru.ru_maxrss / 1024.0,
-         (long long)info.params);
+  printf(
+      "impl=libpnas net=supernet%d mode=%s batch=%d threads=%d ms=%.4f images_per_s=%.1f "
+      "peak_rss_mb=%.1f params=%lld",
+      candidates, mode, batch, threads, 1e3 * median, batch / median, ru.ru_maxrss / 1024.0,
+      (long long)info.params);
+  if (weight)
+    printf(" gflop_per_s=%.2f step_gflop=%.4f", 1e-9 * flops[iters / 2], 1e-9 * flop_sum / iters);
+  printf("\n");
   free(x);
   free(labels);
   pnas_supernet_destroy(sn);

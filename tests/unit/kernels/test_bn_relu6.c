@@ -66,8 +66,8 @@ static void check(int64_t rows, int64_t c, int32_t threads, int special, int in_
     memcpy(ya, x, sizeof(float) * n);
     xin = ya;
   }
-  pni_bn_relu6_forward_train(threads, rows, c, xin, gamma, beta, 1e-3f, 0.1f, rm_a, rv_a, ya,
-                             sm_a, si_a);
+  pni_bn_relu6_forward_train(threads, rows, c, xin, gamma, beta, 1e-3f, 0.1f, rm_a, rv_a, ya, sm_a,
+                             si_a);
   pni_bn_forward_train(threads, rows, c, x, gamma, beta, 1e-3f, 0.1f, rm_b, rv_b, yb, sm_b, si_b);
   pni_relu6_forward(threads, (int64_t)n, yb, yb);
   expect_same("y", ya, yb, n, rows, c, threads);

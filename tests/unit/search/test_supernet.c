@@ -248,7 +248,8 @@ START_TEST(weight_step_touches_only_the_sampled_path) {
         const int same_w = memcmp(params + off, sn->arena.params + off, len * sizeof(float)) == 0;
         const int same_m = memcmp(momenta + off, sn->arena.momenta + off, len * sizeof(float)) == 0;
         if (j == layer->active && c->nb.units > 0) {
-          ck_assert_msg(!same_w && !same_m, "layer %d: the sampled candidate %d did not move", l, j);
+          ck_assert_msg(!same_w && !same_m, "layer %d: the sampled candidate %d did not move", l,
+                        j);
         } else {
           ck_assert_msg(same_w && same_m, "layer %d: unsampled candidate %d changed", l, j);
         }
@@ -327,7 +328,8 @@ START_TEST(two_mode_keeps_unsampled_probabilities) {
     double before[2][PNI_SPACE_MAX_OPS];
     for (int l = 0; l < 2; l++) pni_layer_probs(&sn->layers[l], before[l]);
     float alpha_before[2][PNI_SPACE_MAX_OPS];
-    for (int l = 0; l < 2; l++) memcpy(alpha_before[l], sn->layers[l].alpha, sizeof alpha_before[l]);
+    for (int l = 0; l < 2; l++)
+      memcpy(alpha_before[l], sn->layers[l].alpha, sizeof alpha_before[l]);
     ck_assert_int_eq(pnas_supernet_arch_step(sn, x, y, BATCH, NULL), PNAS_OK);
     for (int l = 0; l < 2; l++) {
       const pni_mixed_layer *layer = &sn->layers[l];
