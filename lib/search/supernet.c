@@ -331,15 +331,12 @@ static const float *run_off_path(pnas_supernet *sn, pni_mixed_layer *layer, int3
     nb.unit[u].z = sn->scratch_z[c->position[u]];
     nb.unit[u].a = sn->scratch_a[c->position[u]];
   }
+  /* The last unit writes straight into out when the output must outlive
+   * the scratch buffers (no copy). */
+  if (out != NULL) nb.unit[nb.units - 1].a = out;
   /* The saved batch statistics of the candidate are scratch too: only the
    * active path's are needed by the backward. */
-  const float *y = pni_block_forward(&frozen, &nb, x, batch, 1);
-  if (out != NULL) {
-    const int64_t count = pni_unit_out_floats(&nb.unit[nb.units - 1], batch);
-    memcpy(out, y, sizeof(float) * (size_t)count);
-    return out;
-  }
-  return y;
+  return pni_block_forward(&frozen, &nb, x, batch, 1);
 }
 
 void pni_supernet_forward(pnas_supernet *sn, const float *images, int32_t batch, int training,

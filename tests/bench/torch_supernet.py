@@ -5,6 +5,7 @@ framework implementation of ProxylessNAS on the same machine.
 
     /usr/bin/python3 torch_supernet.py --mode weight|two|full_v2 [--candidates 6|12]
                                        [--batch 64] [--threads 2] [--iters 10]
+                                       [--gates-only]
 
 - weight: one candidate per layer drawn from softmax(alpha); forward and
   backward through that path only; SGD (Nesterov, weight decay) on the
@@ -15,6 +16,12 @@ framework implementation of ProxylessNAS on the same machine.
   with beta1 = 0, then the pair shift that keeps other probabilities.
 - full_v2: only the active path is kept; in backward every other candidate is
   re-run on the saved input without gradients for its gate gradient.
+Arch steps call loss.backward() as the official ProxylessNAS code does (it
+also computes the weight gradients, which the arch step then ignores). With
+--gates-only they ask autograd for the gate gradients alone
+(torch.autograd.grad on the gates, or on the active outputs for full_v2), so
+that, like libpnas, they compute no weight gradient and stop at the first
+mixed layer: the strictest peer.
 Prints one key=value line like bench-supernet.
 """
 import argparse
@@ -99,10 +106,10 @@ def weight_step(net, opt, x, y):
     opt.step()
 
 
-def arch_step(net, adam, x, y, mode):
+def arch_step(net, adam, x, y, mode, gates_only):
     adam.zero_grad(set_to_none=True)
     h = net.first(net.stem(x))
-    records = []
+    records, wrt = [], []
     for m in net.layers:
         p = F.softmax(m.alpha.detach(), 0)
         if mode == "two":
@@ -115,20 +122,27 @@ def arch_step(net, adam, x, y, mode):
             with torch.no_grad():
                 ob = m.out(b, h)
             o = gates[0] * oa + gates[1] * ob
-            records.append((m, "two", pair, (a, b), gates, q))
+            records.append((m, "two", pair, (a, b), len(wrt), q))
+            wrt.append(gates)
         else:
             a = torch.multinomial(p, 1).item()
             x_in = h.detach()
             o = m.out(a, h)
-            box = {}
             if m.zero[a]:  # zero active: the layer gets no update (official rule)
                 records.append((m, "skip"))
             else:
-                o.register_hook(lambda g, box=box: box.__setitem__("dy", g))
+                box = {"index": len(wrt)}
+                wrt.append(o)
                 records.append((m, "full", a, x_in, box, p))
         h = h + o if m.residual else o
     loss = F.cross_entropy(net.fc(net.head(h).mean((2, 3))), y)
-    loss.backward()
+    if gates_only:
+        grads = torch.autograd.grad(loss, wrt) if wrt else []
+    else:
+        for t in wrt:
+            t.retain_grad()
+        loss.backward()
+        grads = [t.grad for t in wrt]
     shifts = []
     for rec in records:
         m = rec[0]
@@ -136,8 +150,8 @@ def arch_step(net, adam, x, y, mode):
         if rec[1] == "skip":
             pass
         elif rec[1] == "two":
-            _, _, pair, (a, b), gates, q = rec
-            g = gates.grad
+            _, _, pair, (a, b), index, q = rec
+            g = grads[index]
             idx = [a, b]
             w = torch.stack([q[pair.index(a)], q[pair.index(b)]])
             for i in range(2):
@@ -145,7 +159,7 @@ def arch_step(net, adam, x, y, mode):
             shifts.append((m, idx, m.alpha.detach()[idx].clone()))
         else:
             _, _, a, x_in, box, p = rec
-            dy = box["dy"]
+            dy = grads[box["index"]]
             gate = torch.zeros(len(m.zero))
             with torch.no_grad():
                 for j in range(len(m.zero)):
@@ -169,6 +183,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--gates-only", action="store_true",
+                    help="arch steps: autograd.grad on the gates instead of loss.backward()")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -183,7 +199,7 @@ def main():
         if a.mode == "weight":
             weight_step(net, opt, x, y)
         else:
-            arch_step(net, adam, x, y, a.mode)
+            arch_step(net, adam, x, y, a.mode, a.gates_only)
         if i >= a.warmup:
             times.append(time.perf_counter() - t0)
     med = statistics.median(times)
