@@ -37,6 +37,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import supernet_model  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TORCH_PYTHON = "/usr/bin/python3"
@@ -188,6 +191,9 @@ def section_kernels(a, res):
     add("depthwise backward (dx + dw)", "bench-dwconv", "bwd_ms")
     add("BN + ReLU6 training forward", "bench-bn", "fwd_ms")
     add("BN + ReLU6 backward", "bench-bn", "bwd_ms")
+    res["bandwidth"] = {t: statistics.median(
+        float(next(r for r in rs if r["threads"] == str(t))["stream_gbps"])
+        for rs in runs["bench-bn"]) for t in (1, 2)}
     if "peak" in res:
         rows.append(dict(kernel="FMA peak (bench-peak)", ms1=1e3 / res["peak"][1],
                          ms2=1e3 / res["peak"][2], speedup=res["peak"][2] / res["peak"][1]))
@@ -203,6 +209,7 @@ def section_kernels(a, res):
               flush=True)
 
 
+BLIS_KIND = "GEMM (BLIS: 1x1 convolutions, stem, classifier)"
 KINDS = [  # (kind, symbol pattern); the first match wins; BLIS is matched by its library
     ("depthwise convolution", r"gather|forward_row|backward_data_row|weight_grad|dwconv"),
     ("batch norm + ReLU6", r"stats_rows|affine_rows|grad_sums_rows|bn_dx_rows|bn_|relu6"),
@@ -226,7 +233,7 @@ def perf_samples(cmd, data):
             continue
         samples, dso, _, sym = int(m.group(1)), m.group(2), m.group(3), m.group(4)
         if "blis" in dso:
-            kind = "GEMM (BLIS: 1x1 convolutions, stem, classifier)"
+            kind = BLIS_KIND
         elif "pnas" in dso:
             kind = next((k for k, pat in KINDS if re.search(pat, sym)), "other libpnas")
         elif "kernel" in dso:
@@ -257,6 +264,18 @@ def section_shares(a, res):
             total = sum(diff.values()) or 1
             shares[threads] = {k: v / total for k, v in diff.items()}
     res["shares"] = shares
+    weight = {r["threads"]: r for r in res.get("search", [])
+              if r["mode"] == "weight" and r["net"] == "supernet6"}
+    if "peak" in res and "bandwidth" in res and weight:
+        res["floors"] = {}
+        for t, row in weight.items():
+            fl = supernet_model.floors(res["peak"][t], res["bandwidth"][t])
+            measured = {"GEMM": shares[t].get(BLIS_KIND, 0.0),
+                        "depthwise": shares[t].get("depthwise convolution", 0.0),
+                        "batch norm + ReLU6": shares[t].get("batch norm + ReLU6", 0.0)}
+            for kind, v in fl.items():
+                v["measured_ms"] = measured[kind] * row["ours_ms"]
+            res["floors"][t] = fl
     for k in sorted(shares[1], key=lambda k: -shares[1][k]):
         print(f"{k:52} {100 * shares[1][k]:5.1f}% (1 thread) "
               f"{100 * shares[2].get(k, 0):5.1f}% (2 threads)", flush=True)
@@ -325,6 +344,20 @@ def tables(res):
                 "| kind | 1 thread | 2 threads |", "|---|---|---|"]
         for k in sorted(s[1], key=lambda k: -s[1][k]):
             out.append(f"| {k} | {100 * s[1][k]:.1f}% | {100 * s[2].get(k, 0):.1f}% |")
+        out.append("")
+    if "floors" in res:
+        out += ["### Floors of the weight step's kernels (supernet6, batch 64)", "",
+                "Expected work of a step at the start of a search (tests/bench/supernet_model.py); "
+                f"compute at the measured peak, memory at the measured streaming bandwidth "
+                f"({res['bandwidth'][1]:.1f} GB/s on one thread, {res['bandwidth'][2]:.1f} on "
+                "two); measured = share of the perf samples x the step's median time.", "",
+                "| kernel | threads | GFLOP | MB moved | compute floor ms | memory floor ms | "
+                "measured ms | measured / floor |", "|---|---|---|---|---|---|---|---|"]
+        for t in sorted(res["floors"]):
+            for kind, v in res["floors"][t].items():
+                out.append(f"| {kind} | {t} | {v['gflop']:.2f} | {v['mbytes']:.0f} | "
+                           f"{v['compute_ms']:.1f} | {v['memory_ms']:.1f} | "
+                           f"{v['measured_ms']:.1f} | {v['measured_ms'] / v['floor_ms']:.2f} |")
         out.append("")
     return "\n".join(out)
 

@@ -25,7 +25,6 @@ mixed layer: the strictest peer.
 Prints one key=value line like bench-supernet.
 """
 import argparse
-import math
 import resource
 import statistics
 import time
