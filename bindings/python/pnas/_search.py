@@ -242,7 +242,11 @@ class Supernet(_Handle):
         return self._step(lib.pnas_supernet_train_step, images, labels)
 
     def arch_step(self, images, labels):
-        """One gradient arch step (Adam on alpha) on a held-out batch."""
+        """One gradient arch step (Adam on alpha) on a held-out batch.
+
+        Weights do not change and no weight gradient is computed: the
+        gradient buffer of ``parameters()`` keeps what the last backward wrote.
+        """
         return self._step(lib.pnas_supernet_arch_step, images, labels)
 
     def arch_step_reinforce(self, images, labels):
