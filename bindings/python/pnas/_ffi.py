@@ -365,17 +365,31 @@ def _package_root():
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _instrumented(path):
+    """True if the library at path was built with a sanitizer (ASan, UBSan,
+    TSan, MSan): such a build loads only into a process started with the
+    sanitizer's runtime, so a plain interpreter must not pick it."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return any(m in data for m in (b"__asan_", b"__ubsan_", b"__tsan_", b"__msan_"))
+
+
 def _build_tree_candidates():
     """libpnas files of build trees beside the source checkout, newest first.
 
     Applies when the package is imported from ``bindings/python`` of a
     checkout: ``<checkout>/build/lib`` and ``<checkout>/_build/*/lib``.
+    Sanitizer builds (tests/run.sh makes one) are passed over.
     """
     checkout = os.path.dirname(os.path.dirname(_package_root()))
     if not os.path.isfile(os.path.join(checkout, "include", "pnas", "pnas.h")):
         return []
     found = glob.glob(os.path.join(checkout, "build", "lib", SONAME))
     found += glob.glob(os.path.join(checkout, "_build", "*", "lib", SONAME))
+    found = [f for f in found if not _instrumented(f)]
     return sorted(found, key=os.path.getmtime, reverse=True)
 
 

@@ -131,6 +131,20 @@ class Loading(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.strip(), os.path.join(libdir, _ffi.SONAME))
 
+    def test_sanitizer_builds_are_passed_over(self):
+        """A library with sanitizer symbols is not a build-tree candidate."""
+        with tempfile.TemporaryDirectory() as tmp:
+            plain, asan = os.path.join(tmp, "plain.so"), os.path.join(tmp, "asan.so")
+            with open(plain, "wb") as f:
+                f.write(b"\x7fELF pnas_context_create")
+            with open(asan, "wb") as f:
+                f.write(b"\x7fELF pnas_context_create __asan_init")
+            self.assertFalse(_ffi._instrumented(plain))
+            self.assertTrue(_ffi._instrumented(asan))
+            self.assertFalse(_ffi._instrumented(os.path.join(tmp, "missing.so")))
+        for path in _ffi._build_tree_candidates():
+            self.assertFalse(_ffi._instrumented(path), path)
+
     def test_build_tree_fallback(self):
         """From the checkout without PNAS_LIBRARY, a build tree's library comes first."""
         env = {k: v for k, v in os.environ.items() if k != "PNAS_LIBRARY"}
