@@ -258,8 +258,13 @@ def section_shares(a, res):
         for threads in (1, 2):
             base = [tool(a.build, "bench-supernet"), "--mode", "weight", "--threads",
                     str(threads), "--warmup", "1"]
-            many = perf_samples(base + ["--iters", "22"], os.path.join(tmp, "many"))
-            few = perf_samples(base + ["--iters", "2"], os.path.join(tmp, "few"))
+            try:
+                many = perf_samples(base + ["--iters", "22"], os.path.join(tmp, "many"))
+                few = perf_samples(base + ["--iters", "2"], os.path.join(tmp, "few"))
+            except subprocess.CalledProcessError as e:
+                print(f"shares: perf failed ({(e.stderr or b'').strip()[:200]!r}); section "
+                      "skipped", flush=True)
+                return
             diff = {k: max(0, many.get(k, 0) - few.get(k, 0)) for k in set(many) | set(few)}
             total = sum(diff.values()) or 1
             shares[threads] = {k: v / total for k, v in diff.items()}
