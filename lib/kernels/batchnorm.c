@@ -124,7 +124,7 @@ PNI_HOT static void grad_sums_rows(int64_t c, int64_t cb, int64_t r0, int64_t r1
 }
 
 /* The ReLU6 gradient mask of the training forward, recomputed from the BN
- * input: v is the same expression affine_rows evaluates, so v lies in
+ * input: v is the same expression affine_rows_fused evaluates, so v lies in
  * (0, 6) exactly where the forward's ReLU6 output did and the masked
  * gradient has the bits pni_relu6_backward would give. Reading x instead
  * of the ReLU6 output saves a pass over memory. */
@@ -180,8 +180,9 @@ PNI_HOT static void grad_sums_rows_relu6(int64_t c, int64_t cb, int64_t r0, int6
  * ReLU6 (relu6 set) and the residual add (residual not NULL, row stride c
  * like x) on each value while it is in a register: the same operations in
  * the same order as the separate passes, so the same bits. y may be x:
- * each element is read before it is written. Four loops rather than tests inside one, so that each
- * vectorises without unswitching (-O2 does not unswitch). */
+ * each element is read before it is written. Four loops rather than tests
+ * inside one, so that each vectorises without unswitching (-O2 does not
+ * unswitch). */
 PNI_HOT static void affine_rows_fused(int64_t c, int64_t cb, int64_t r0, int64_t r1, const float *x,
                                       const float *mean, const float *scale, const float *shift,
                                       int relu6, const float *residual, float *y) {
@@ -239,6 +240,13 @@ PNI_HOT static void bn_dx_rows_relu6(int64_t c, int64_t cb, int64_t r0, int64_t 
       dr[j] = k1[j] * h - k2[j] * (xr[j] - mean[j]) - k3[j];
     }
   }
+}
+
+/* The training-mode scale gamma * invstd of cb channels, rounded once in
+ * float: the forward's affine pass and the backward's ReLU6 mask must use
+ * the same bits. */
+static void train_scale(int64_t cb, const float *gamma, const float *invstd, float *scale) {
+  for (int64_t j = 0; j < cb; j++) scale[j] = gamma[j] * invstd[j];
 }
 
 /* This thread's share [*r0, *r1) of the rows in an elementwise pass. */
@@ -307,7 +315,7 @@ static void bn_forward_train(int32_t threads, int64_t rows, int64_t c, const flo
     float scale[PNI_BN_BLOCK];
     for (int64_t c0 = 0; c0 < c; c0 += bw) {
       const int64_t cb = min64(bw, c - c0);
-      for (int64_t j = 0; j < cb; j++) scale[j] = gamma[c0 + j] * save_invstd[c0 + j];
+      train_scale(cb, gamma + c0, save_invstd + c0, scale);
       affine_rows_fused(c, cb, r0, r1, x + c0, save_mean + c0, scale, beta + c0, relu6, NULL,
                         y + c0);
     }
@@ -385,9 +393,7 @@ static void bn_backward(int32_t threads, int64_t rows, int64_t c, const float *x
     for (int64_t c0 = 0; c0 < c; c0 += bw) {
       const int64_t cb = min64(bw, c - c0);
       double part[2][PNI_BN_BLOCK];
-      if (relu6) {
-        for (int64_t j = 0; j < cb; j++) scale[j] = gamma[c0 + j] * save_invstd[c0 + j];
-      }
+      if (relu6) train_scale(cb, gamma + c0, save_invstd + c0, scale);
 #pragma omp for ordered schedule(static, 1)
       for (int k = 0; k < PNI_BN_CHUNKS; k++) {
         const int64_t r0 = chunk_start(rows, k), r1 = chunk_start(rows, k + 1);
@@ -421,7 +427,7 @@ static void bn_backward(int32_t threads, int64_t rows, int64_t c, const float *x
         k3[j] = (float)(a * (double)dbeta[c0 + j] * inv_rows);
       }
       if (relu6) {
-        for (int64_t j = 0; j < cb; j++) scale[j] = gamma[c0 + j] * save_invstd[c0 + j];
+        train_scale(cb, gamma + c0, save_invstd + c0, scale);
         bn_dx_rows_relu6(c, cb, r0, r1, x + c0, dy + c0, save_mean + c0, scale, beta + c0, k1, k2,
                          k3, dx + c0);
       } else {

@@ -12,12 +12,12 @@
  * rows = N*H*W. Weights are stored cin-major ([cin][cout]). */
 void pni_conv1x1_forward(int32_t threads, int64_t rows, int64_t cin, int64_t cout, const float *x,
                          const float *w, float *y);
-/* dx[rows x cin] = dy * w^T (overwrites dx). With wt (room for cin * cout
- * floats, not aliasing anything else) w is first transposed into it, so
- * that BLIS multiplies two untransposed operands: measured on the
- * supernet's shapes, BLIS 0.9 runs dy * w^T read through swapped strides
- * up to 2.5x slower than the same product with w^T stored (12544 x 144 x
- * 24: 14 against 36 GFLOP/s). wt may be NULL (the strided form). */
+/* dx[rows x cin] = dy * w^T (overwrites dx). w is first transposed into
+ * wt (room for cin * cout floats, aliasing nothing else), so that BLIS
+ * multiplies two untransposed operands: measured on the supernet's shapes,
+ * BLIS 0.9 runs dy * w^T read through swapped strides up to 2.5x slower
+ * than the same product with w^T stored (12544 x 144 x 24: 14 against 36
+ * GFLOP/s). */
 void pni_conv1x1_backward_data(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
                                const float *dy, const float *w, float *dx, float *wt);
 /* dw[cin x cout] = x^T * dy, added to dw when accumulate, else overwritten. */
@@ -60,23 +60,21 @@ void pni_dwconv_forward_bn(const pni_conv_shape *s, int32_t threads, const float
                            const float *gamma, const float *beta, const float *running_mean,
                            const float *running_var, float eps, int relu6, float *y);
 /* Slices of the batch whose dw partial sums the depthwise backward adds up
- * in order when given a workspace. */
+ * in order. */
 #define PNI_DW_GRAD_CHUNKS 4
 
 /* Floats of the workspace pni_dwconv_backward() uses for shape s. */
 size_t pni_dwconv_grad_workspace_floats(const pni_conv_shape *s);
 
-/* dx (overwritten, may be NULL) and dw (overwritten, may be NULL). With a
- * workspace (pni_dwconv_grad_workspace_floats() floats) dw is summed over
- * fixed slices of the batch, one per thread, and the slices folded in
- * order: each thread reads images of its own and the work splits evenly
- * whatever the channel count. Splitting the channels instead (the form
- * used when workspace is NULL; its sums are in another order, so its bits
- * differ) gives threads unequal shares when the 16-channel groups do not
- * divide evenly (48 channels: 16 and 32). Measured at batch 64 with two
- * threads (bench-dwconv): backward 5-15% faster on 144 and 480 channels,
- * the supernet weight step about 17% faster. Both forms give the same
- * bits for any thread count. */
+/* dx (overwritten, may be NULL) and dw (overwritten, may be NULL; then
+ * workspace may be NULL too). dw is summed over PNI_DW_GRAD_CHUNKS fixed
+ * slices of the batch, one per thread, with the partial sums in workspace
+ * (pni_dwconv_grad_workspace_floats() floats), folded in slice order: each
+ * thread reads images of its own and the work splits evenly whatever the
+ * channel count, and the bits are the same for any thread count. (It
+ * replaced a split of the channels between threads, which gave unequal
+ * shares when 16-channel groups did not divide evenly: at batch 64 on two
+ * threads the backward was 5-15% faster on 144 and 480 channels.) */
 void pni_dwconv_backward(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
                          const float *dy, float *dx, float *dw, float *workspace);
 

@@ -11,12 +11,8 @@ void pni_conv1x1_forward(int32_t threads, int64_t rows, int64_t cin, int64_t cou
 
 void pni_conv1x1_backward_data(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
                                const float *dy, const float *w, float *dx, float *wt) {
-  if (wt == NULL) {
-    /* w is stored [cin][cout]; read transposed it is the [cout][cin] factor. */
-    pni_sgemm(threads, 0, 1, rows, cin, cout, 1.0f, dy, cout, w, cout, 0.0f, dx, cin);
-    return;
-  }
-  /* cin * cout floats against rows * cin * cout multiply-adds: the copy is
+  /* w is stored [cin][cout]; wt receives the [cout][cin] factor. Its
+   * cin * cout floats against rows * cin * cout multiply-adds: the copy is
    * free beside the product it speeds up. */
   for (int64_t i = 0; i < cin; i++) {
     for (int64_t o = 0; o < cout; o++) wt[o * cin + i] = w[i * cout + o];

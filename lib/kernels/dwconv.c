@@ -9,13 +9,10 @@
  * over a fixed list of taps (source row, weights, source pixel), in the
  * same order whichever path computes it and whichever thread runs it. dw is
  * summed over PNI_DW_GRAD_CHUNKS fixed slices of the batch into a
- * workspace and folded in slice order; without a workspace it is
- * parallelised over channel groups instead, each thread owning a disjoint
- * slice of dw summed over the whole batch. Either way the order of every
- * sum is fixed: the same bits for every thread count.
+ * workspace and folded in slice order, so the order of every sum is fixed:
+ * the same bits for every thread count.
  *
  * k <= KMAX (conv.h allows 3, 5 and 7): the tap lists live on the stack. */
-#include <omp.h>
 #include <string.h>
 
 #include "kernels/conv.h"
@@ -33,7 +30,6 @@ enum {
    * 7x7x480, k = 5 and 7, gain about 25%; at 144 channels they lose). */
   EDGE_BLOCK_TAPS = 20,
   EDGE_BLOCK_CHANNELS = 256,
-  GROUP = 16, /* dw channel slices start on 64-byte boundaries */
 };
 
 /* A GCC vector type rather than intrinsics: one AVX register in the avx2
@@ -359,7 +355,7 @@ static void backward_data_row(const pni_conv_shape *s, const float *dy, const fl
 
 /* --- dw ------------------------------------------------------------------ */
 
-/* One kernel row ky of output row oy, added into dw[ky][.][ca, cb).
+/* One kernel row ky of output row oy, added into dw[ky][.][.].
  * a_kx sums x[ix = ox*s - pad + kx] * dy[ox] over the row in registers
  * (k is a constant once inlined, so the unused accumulators vanish); only
  * the edge pixels, outside [in_lo, in_hi), test which taps are in range.
@@ -424,9 +420,9 @@ INLINE void weight_grad_vectors(const pni_conv_shape *s, const grad_row *r, int6
 }
 
 INLINE void weight_grad_kernel_row(const pni_conv_shape *s, int64_t k, const float *xrow,
-                                   const float *dyrow, int64_t ca, int64_t cb, float *dwrow) {
+                                   const float *dyrow, float *dwrow) {
   const int64_t c = s->cin, stride = s->stride, ow = s->out_w;
-  const int64_t cv = ca + (cb - ca) / LANES * LANES;
+  const int64_t cv = c / LANES * LANES;
   grad_row r = {.xrow = xrow, .dyrow = dyrow, .dwrow = dwrow, .in_lo = 0, .in_hi = ow};
   for (int64_t kx = 0; kx < k; kx++) {
     /* ox with 0 <= ox*stride - pad + kx < w */
@@ -441,13 +437,13 @@ INLINE void weight_grad_kernel_row(const pni_conv_shape *s, int64_t k, const flo
     if (hi < r.in_hi) r.in_hi = hi;
   }
   if (r.in_hi < r.in_lo) r.in_hi = r.in_lo;
-  int64_t c0 = ca;
+  int64_t c0 = 0;
   if (k <= 5) {
     for (; c0 + 2 * LANES <= cv; c0 += 2 * LANES) weight_grad_vectors(s, &r, k, 1, c0);
   }
   for (; c0 < cv; c0 += LANES) weight_grad_vectors(s, &r, k, 0, c0);
   /* The last c % 8 channels, summed in the same order (ox ascending). */
-  for (int64_t ci = cv; ci < cb; ci++) {
+  for (int64_t ci = cv; ci < c; ci++) {
     for (int64_t kx = 0; kx < k; kx++) {
       float a = 0.0f;
       for (int64_t ox = r.lo[kx]; ox < r.hi[kx]; ox++) {
@@ -459,7 +455,7 @@ INLINE void weight_grad_kernel_row(const pni_conv_shape *s, int64_t k, const flo
 }
 
 HOT static void weight_grad_row(const pni_conv_shape *s, const float *image, const float *dyrow,
-                                int64_t oy, int64_t ca, int64_t cb, float *dw) {
+                                int64_t oy, float *dw) {
   const int64_t k = s->k;
   for (int64_t ky = 0; ky < k; ky++) {
     const int64_t iy = oy * s->stride - s->pad + ky;
@@ -469,32 +465,17 @@ HOT static void weight_grad_row(const pni_conv_shape *s, const float *image, con
     /* Literal k lets the compiler drop the unused accumulators. */
     switch (k) {
       case 3:
-        weight_grad_kernel_row(s, 3, xrow, dyrow, ca, cb, dwrow);
+        weight_grad_kernel_row(s, 3, xrow, dyrow, dwrow);
         break;
       case 5:
-        weight_grad_kernel_row(s, 5, xrow, dyrow, ca, cb, dwrow);
+        weight_grad_kernel_row(s, 5, xrow, dyrow, dwrow);
         break;
       case 7:
-        weight_grad_kernel_row(s, 7, xrow, dyrow, ca, cb, dwrow);
+        weight_grad_kernel_row(s, 7, xrow, dyrow, dwrow);
         break;
       default:
-        weight_grad_kernel_row(s, k, xrow, dyrow, ca, cb, dwrow);
+        weight_grad_kernel_row(s, k, xrow, dyrow, dwrow);
         break;
-    }
-  }
-}
-
-/* dw[.][.][ca, cb) over the whole batch, rows in order. */
-static void weight_grad_slice(const pni_conv_shape *s, const float *x, const float *dy, int64_t ca,
-                              int64_t cb, float *dw) {
-  const int64_t c = s->cin;
-  for (int64_t t = 0; t < s->k * s->k; t++) {
-    memset(dw + t * c + ca, 0, sizeof(float) * (size_t)(cb - ca));
-  }
-  for (int64_t n = 0; n < s->n; n++) {
-    const float *image = x + n * s->h * s->w * c;
-    for (int64_t oy = 0; oy < s->out_h; oy++) {
-      weight_grad_row(s, image, dy + (n * s->out_h + oy) * s->out_w * c, oy, ca, cb, dw);
     }
   }
 }
@@ -559,8 +540,8 @@ size_t pni_dwconv_grad_workspace_floats(const pni_conv_shape *s) {
 
 /* dw as PNI_DW_GRAD_CHUNKS partial sums over fixed slices of the batch,
  * folded in slice order: each thread reads images of its own (disjoint
- * rows of x and dy, all channels), where the channel split has both
- * threads stream every row. The slices do not depend on the team, so
+ * rows of x and dy, all channels), where splitting the channels would have
+ * both threads stream every row. The slices do not depend on the team, so
  * neither do the bits. Slice 0 sums straight into dw. */
 static void weight_grad_batch_slices(const pni_conv_shape *s, int32_t team, const float *x,
                                      const float *dy, float *dw, float *partial) {
@@ -574,7 +555,7 @@ static void weight_grad_batch_slices(const pni_conv_shape *s, int32_t team, cons
     for (int64_t n = n0; n < n1; n++) {
       const float *image = x + n * s->h * s->w * c;
       for (int64_t oy = 0; oy < s->out_h; oy++) {
-        weight_grad_row(s, image, dy + (n * s->out_h + oy) * s->out_w * c, oy, 0, c, sum);
+        weight_grad_row(s, image, dy + (n * s->out_h + oy) * s->out_w * c, oy, sum);
       }
     }
   }
@@ -586,24 +567,11 @@ static void weight_grad_batch_slices(const pni_conv_shape *s, int32_t team, cons
 
 void pni_dwconv_backward(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
                          const float *dy, float *dx, float *dw, float *workspace) {
-  const int64_t c = s->cin, groups = (c + GROUP - 1) / GROUP;
   const int32_t team = team_size(threads, macs(s));
   if (dx != NULL) {
     const int64_t rows = s->n * s->h;
 #pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) backward_data_row(s, dy, w, dx, r);
   }
-  if (dw == NULL) return;
-  if (workspace != NULL) {
-    weight_grad_batch_slices(s, team, x, dy, dw, workspace);
-    return;
-  }
-#pragma omp parallel num_threads(team) if (team > 1)
-  {
-    /* The team may be smaller than asked for; split by its real size. */
-    const int64_t size = omp_get_num_threads(), id = omp_get_thread_num();
-    const int64_t g0 = groups * id / size, g1 = groups * (id + 1) / size;
-    const int64_t ca = g0 * GROUP < c ? g0 * GROUP : c, cb = g1 * GROUP < c ? g1 * GROUP : c;
-    if (ca < cb) weight_grad_slice(s, x, dy, ca, cb, dw);
-  }
+  if (dw != NULL) weight_grad_batch_slices(s, team, x, dy, dw, workspace);
 }

@@ -52,20 +52,15 @@ void pni_linear_backward(int32_t threads, int64_t n, int64_t in, int64_t out, co
     if (dx != NULL && n > 0 && in > 0) memset(dx, 0, sizeof(float) * (size_t)(n * in));
     return;
   }
-  if (dw == NULL) {
-    if (dx != NULL && n > 0 && in > 0) {
-      pni_sgemm(threads, 0, 1, n, in, out, 1.0f, dy, out, w, out, 0.0f, dx, in);
-    }
-    return;
+  if (dx != NULL && n > 0 && in > 0) {
+    pni_sgemm(threads, 0, 1, n, in, out, 1.0f, dy, out, w, out, 0.0f, dx, in);
   }
+  if (dw == NULL) return;
   if (n <= 0) {
     if (in > 0) memset(dw, 0, sizeof(float) * (size_t)(in * out));
     memset(dbias, 0, sizeof(float) * (size_t)out);
     return;
   }
-  if (in > 0) {
-    if (dx != NULL) pni_sgemm(threads, 0, 1, n, in, out, 1.0f, dy, out, w, out, 0.0f, dx, in);
-    pni_sgemm(threads, 1, 0, in, out, n, 1.0f, x, in, dy, out, 0.0f, dw, out);
-  }
+  if (in > 0) pni_sgemm(threads, 1, 0, in, out, n, 1.0f, x, in, dy, out, 0.0f, dw, out);
   column_sums(threads, n, out, dy, dbias);
 }

@@ -301,9 +301,10 @@ int32_t pni_sgd_segments_check(const pni_arena *arena, const pni_param_segment *
     const float *g = arena->grads + seg->offset;
     int bad = 0;
     /* The same arithmetic as pni_sgd_segments, without the stores. */
+    /* clang-format off */
 #pragma omp parallel for num_threads(arena->ctx->threads) schedule(static) \
-    reduction(|                                                            \
-              : bad) if (seg->size > 65536)
+    reduction(| : bad) if (seg->size > 65536)
+    /* clang-format on */
     for (int64_t i = 0; i < seg->size; i++) {
       const float gi = g[i] + wd * w[i];
       const float mi = mu * m[i] + gi;

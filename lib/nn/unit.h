@@ -66,8 +66,9 @@ typedef struct pni_arena {
   pnas_context *ctx;
   float *params, *grads, *momenta, *stats, *saved;
   float *col;     /* im2col workspace of full convolutions */
-  float *wt;      /* pw_weight_floats: a 1x1 weight transposed for backward data; may be NULL */
-  float *dw_grad; /* dw_grad_floats: depthwise dw partial sums; may be NULL */
+  float *wt;      /* pw_weight_floats: a 1x1 weight transposed for backward data */
+  float *dw_grad; /* dw_grad_floats: depthwise dw partial sums */
+  /* wt and dw_grad are NULL in an owner that never runs a backward. */
   float *bn_grad_scratch; /* 2 * max_channels: BN sums of a backward without weight
                              gradients; NULL when the owner never runs one */
   float bn_eps, bn_momentum;

@@ -367,14 +367,16 @@ void pni_supernet_forward(pnas_supernet *sn, const float *images, int32_t batch,
 }
 
 /* Fixed slices of a gate dot product: their partial sums are added in
- * slice order, so the result does not depend on the thread count. */
+ * slice order, so the result does not depend on the thread count. Below
+ * GATE_DOT_SERIAL elements one thread does it (a team costs more). */
 #define GATE_DOT_SLICES 32
+#define GATE_DOT_SERIAL ((int64_t)1 << 16)
 
 /* sum(dy * o), o = y - x when the active block added its input. */
 static double gate_dot(int32_t threads, int64_t count, const float *dy, const float *y,
                        const float *x) {
   double part[GATE_DOT_SLICES];
-  const int team = threads > 1 && count >= (1 << 16) ? (int)threads : 1;
+  const int team = threads > 1 && count >= GATE_DOT_SERIAL ? (int)threads : 1;
 #pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
   for (int s = 0; s < GATE_DOT_SLICES; s++) {
     const int64_t i0 = count * s / GATE_DOT_SLICES, i1 = count * (s + 1) / GATE_DOT_SLICES;
@@ -439,14 +441,12 @@ void pni_supernet_backward(pnas_supernet *sn, const float *dlogits, int32_t batc
   }
   for (int32_t l = sn->layer_count - 1; l >= 0; l--) {
     pni_mixed_layer *layer = &sn->layers[l];
-    if (gates) {
-      layer_gates(sn, layer, cur, batch, gates);
-      if (l == 0) return;
-    }
+    if (gates) layer_gates(sn, layer, cur, batch, gates);
+    if (gates && l == 0) break; /* nothing below has a gate */
     pni_candidate *c = &layer->cand[layer->active];
     pni_block_backward(a, &c->nb, batch, &cur, &next, sn->grad_buf[2], 1, weight_grads);
   }
-  if (gates) return; /* no mixed layer */
+  if (gates) return;
   if (sn->has_first) {
     pni_block_backward(a, &sn->first, batch, &cur, &next, sn->grad_buf[2], 1, 1);
   }

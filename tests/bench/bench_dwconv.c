@@ -34,7 +34,6 @@ static void bench(int32_t threads, int64_t hw, int64_t c, int64_t k, int64_t str
                   double *fwd_total, double *bwd_total) {
   pni_conv_shape s;
   if (!pni_conv_shape_init(&s, BATCH, hw, hw, c, c, k, stride, k / 2)) return;
-
   pni_rng r;
   pni_rng_seed(&r, 1);
   const int64_t nx = s.n * s.h * s.w * c, ny = s.n * s.out_h * s.out_w * c;
@@ -42,27 +41,20 @@ static void bench(int32_t threads, int64_t hw, int64_t c, int64_t k, int64_t str
   float *y = random_floats(ny, &r), *dy = random_floats(ny, &r);
   float *dx = random_floats(nx, &r), *dw = random_floats(k * k * c, &r);
   float *ws = random_floats((int64_t)pni_dwconv_grad_workspace_floats(&s), &r);
-  double fwd = 1e30, bwd = 1e30, bwd_split = 1e30;
+  double fwd = 1e30, bwd = 1e30;
   for (int rep = 0; rep <= REPEATS; rep++) { /* rep 0 warms up */
     const double t0 = now_s();
     pni_dwconv_forward(&s, threads, x, w, y);
     const double t1 = now_s();
     pni_dwconv_backward(&s, threads, x, w, dy, dx, dw, ws);
     const double t2 = now_s();
-    pni_dwconv_backward(&s, threads, x, w, dy, NULL, dw, NULL);
-    const double t3 = now_s();
-    pni_dwconv_backward(&s, threads, x, w, dy, NULL, dw, ws);
-    const double t4 = now_s();
     if (rep > 0 && t1 - t0 < fwd) fwd = t1 - t0;
     if (rep > 0 && t2 - t1 < bwd) bwd = t2 - t1;
-    if (rep > 0 && (t3 - t2) - (t4 - t3) + (t2 - t1) < bwd_split) {
-      bwd_split = (t3 - t2) - (t4 - t3) + (t2 - t1); /* dx + dw split over channels */
-    }
   }
   const double gflop = 2.0 * (double)(ny * k * k) * 1e-9; /* one pass */
-  printf("%7d %2ldx%-2ld %4ld %2ld %6ld %9.3f %7.1f %9.3f %7.1f %7.1f %12.3f\n", (int)threads,
-         (long)hw, (long)hw, (long)c, (long)k, (long)stride, fwd * 1e3, gflop / fwd, bwd * 1e3,
-         2.0 * gflop / bwd, 3.0 * gflop / (fwd + bwd), bwd_split * 1e3);
+  printf("%7d %2ldx%-2ld %4ld %2ld %6ld %9.3f %7.1f %9.3f %7.1f %7.1f\n", (int)threads, (long)hw,
+         (long)hw, (long)c, (long)k, (long)stride, fwd * 1e3, gflop / fwd, bwd * 1e3,
+         2.0 * gflop / bwd, 3.0 * gflop / (fwd + bwd));
   *fwd_total += fwd;
   *bwd_total += bwd;
   free(x);
@@ -83,9 +75,7 @@ int main(int argc, char **argv) {
   }
   const int64_t maps[][2] = {{14, 144}, {7, 480}};
   printf("dwconv, batch %d; GFLOP/s count 2 flops per multiply-add, backward = dx + dw\n", BATCH);
-  printf("(bwd ch-split ms: the same backward with dw split over channels, no workspace)\n");
-  printf(
-      "threads   map    c  k stride    fwd ms  GFLOP/s   bwd ms  GFLOP/s  fwd+bwd  bwd ch-split\n");
+  printf("threads   map    c  k stride    fwd ms  GFLOP/s   bwd ms  GFLOP/s  fwd+bwd\n");
   for (int t = 0; t < count; t++) {
     double fwd = 0.0, bwd = 0.0;
     for (int m = 0; m < 2; m++) {

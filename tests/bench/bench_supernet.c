@@ -82,14 +82,15 @@ static double mbconv_macs(int h, int w, int cin, int cout, int k, int e, int str
   return expand + oh * ow * mid * k * k + oh * ow * mid * cout;
 }
 
-/* FLOPs of one weight step of `batch` images on a path (ops: index into the
- * reference space's op list per layer; count-1 is zero). Sets *macs to the
- * forward multiply-adds of one image. */
-static double path_step_flops(const int32_t *path, int candidates, int batch, double *macs) {
+/* Multiply-adds of the stem convolution for one image. */
+#define STEM_MACS (28.0 * 28 * 1 * 16 * 9)
+
+/* Forward multiply-adds of one image on a path (ops: index into the
+ * reference space's op list per layer; index `candidates` is zero). */
+static double path_macs(const int32_t *path, int candidates) {
   const int kernels[3] = {3, 5, 7}, e6[2] = {3, 6}, e12[4] = {3, 4, 5, 6};
   const int per_k = candidates == 12 ? 4 : 2;
-  const double stem = 28.0 * 28 * 1 * 16 * 9;
-  double m = stem + mbconv_macs(28, 28, 16, 8, 3, 1, 1);
+  double m = STEM_MACS + mbconv_macs(28, 28, 16, 8, 3, 1, 1);
   const int widths[4] = {24, 40, 80, 96}, strides[4] = {2, 2, 1, 1};
   int h = 28, c = 8, layer = 0;
   for (int s = 0; s < 4; s++) {
@@ -102,10 +103,25 @@ static double path_step_flops(const int32_t *path, int candidates, int batch, do
       c = widths[s];
     }
   }
-  m += (double)h * h * c * 256 + 256.0 * 10;
-  *macs = m;
-  /* forward + backward data (all but the stem) + weight gradients */
-  return 2.0 * batch * (3.0 * m - stem);
+  return m + (double)h * h * c * 256 + 256.0 * 10;
+}
+
+/* FLOPs of one weight step of `batch` images on a path: forward, backward
+ * data (all but the stem) and weight gradients, 2 per multiply-add. */
+static double path_step_flops(const int32_t *path, int candidates, int batch) {
+  return 2.0 * batch * (3.0 * path_macs(path, candidates) - STEM_MACS);
+}
+
+/* Sorts v[0..n) and returns its median (the upper one for even n). */
+static double median_of(double *v, int n) {
+  for (int i = 1; i < n; i++) {
+    for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+      const double t = v[j];
+      v[j] = v[j - 1];
+      v[j - 1] = t;
+    }
+  }
+  return v[n / 2];
 }
 
 /* The analytic count must agree with the library's on the all-(k3, e3)
@@ -118,8 +134,7 @@ static int check_flop_count(pnas_context *ctx) {
   pnas_arch_get_info(arch, &info);
   pnas_arch_destroy(arch);
   const int32_t path[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  double macs = 0.0;
-  path_step_flops(path, 6, 1, &macs);
+  const double macs = path_macs(path, 6);
   if ((int64_t)macs != info.macs) {
     fprintf(stderr, "bench-supernet: FLOP count %.0f MACs, library %lld\n", macs,
             (long long)info.macs);
@@ -177,7 +192,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < batch; i++) labels[i] = i % 10;
   const int weight = !strcmp(mode, "weight");
   if (!check_flop_count(ctx)) return 1;
-  double times[1000], flops[1000], flop_sum = 0.0;
+  double times[1000], rates[1000], flop_sum = 0.0;
   if (iters > 1000) iters = 1000;
   for (int i = 0; i < warmup + iters; i++) {
     const double t0 = now_s();
@@ -187,29 +202,16 @@ int main(int argc, char **argv) {
     const double t = now_s() - t0;
     if (i >= warmup) {
       int32_t path[8];
-      double macs;
       if (pnas_supernet_active_path(sn, path, 8, 0) != PNAS_OK) return die(ctx, "path");
+      const double step_flops = path_step_flops(path, candidates, batch);
       times[i - warmup] = t;
-      flops[i - warmup] = path_step_flops(path, candidates, batch, &macs) / t; /* rate */
-      flop_sum += path_step_flops(path, candidates, batch, &macs);
+      rates[i - warmup] = step_flops / t;
+      flop_sum += step_flops;
     }
   }
   /* The median of the per-step rates: paths differ in work from step to step. */
-  for (int i = 1; i < iters; i++) {
-    for (int j = i; j > 0 && flops[j] < flops[j - 1]; j--) {
-      const double f = flops[j];
-      flops[j] = flops[j - 1];
-      flops[j - 1] = f;
-    }
-  }
-  for (int i = 1; i < iters; i++) {
-    for (int j = i; j > 0 && times[j] < times[j - 1]; j--) {
-      const double t = times[j];
-      times[j] = times[j - 1];
-      times[j - 1] = t;
-    }
-  }
-  const double median = times[iters / 2];
+  const double median_rate = median_of(rates, iters);
+  const double median = median_of(times, iters);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   pnas_supernet_info info = {.struct_size = sizeof info};
@@ -220,7 +222,7 @@ int main(int argc, char **argv) {
       candidates, mode, batch, threads, 1e3 * median, batch / median, ru.ru_maxrss / 1024.0,
       (long long)info.params);
   if (weight)
-    printf(" gflop_per_s=%.2f step_gflop=%.4f", 1e-9 * flops[iters / 2], 1e-9 * flop_sum / iters);
+    printf(" gflop_per_s=%.2f step_gflop=%.4f", 1e-9 * median_rate, 1e-9 * flop_sum / iters);
   printf("\n");
   free(x);
   free(labels);

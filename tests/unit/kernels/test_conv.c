@@ -167,7 +167,6 @@ typedef enum { KIND_FULL, KIND_DW } conv_kind;
 
 typedef struct outputs {
   float *y, *dx, *dw_no_dx, *dw;
-  float *dw_split; /* depthwise: dw split over channels (no workspace) */
 } outputs;
 
 /* Runs forward, backward with dx and backward without dx. */
@@ -180,11 +179,9 @@ static void run_kernel(conv_kind kind, const pni_conv_shape *s, int32_t threads,
   poison(o->dw_no_dx, w_count(s, depthwise));
   if (kind == KIND_DW) {
     float *ws = new_floats((int64_t)pni_dwconv_grad_workspace_floats(s) + 1);
-    poison(o->dw_split, w_count(s, depthwise));
     pni_dwconv_forward(s, threads, x, w, o->y);
     pni_dwconv_backward(s, threads, x, w, dy, o->dx, o->dw, ws);
     pni_dwconv_backward(s, threads, x, w, dy, NULL, o->dw_no_dx, ws);
-    pni_dwconv_backward(s, threads, x, w, dy, NULL, o->dw_split, NULL);
     free(ws);
   } else {
     pni_conv_forward(s, threads, x, w, o->y, col);
@@ -196,7 +193,7 @@ static void run_kernel(conv_kind kind, const pni_conv_shape *s, int32_t threads,
 static outputs new_outputs(const pni_conv_shape *s, int depthwise) {
   float *(*alloc)(int64_t) = depthwise ? new_floats : new_gemm_floats;
   return (outputs){alloc(y_count(s)), alloc(x_count(s)), alloc(w_count(s, depthwise)),
-                   alloc(w_count(s, depthwise)), alloc(w_count(s, depthwise))};
+                   alloc(w_count(s, depthwise))};
 }
 
 static void free_outputs(outputs *o) {
@@ -204,7 +201,6 @@ static void free_outputs(outputs *o) {
   free(o->dx);
   free(o->dw_no_dx);
   free(o->dw);
-  free(o->dw_split);
 }
 
 static void expect_same_outputs(const pni_conv_shape *s, int depthwise, const outputs *a,
@@ -212,7 +208,6 @@ static void expect_same_outputs(const pni_conv_shape *s, int depthwise, const ou
   expect_same_bits("y", a->y, b->y, y_count(s));
   expect_same_bits("dx", a->dx, b->dx, x_count(s));
   expect_same_bits("dw", a->dw, b->dw, w_count(s, depthwise));
-  if (depthwise) expect_same_bits("dw (channel split)", a->dw_split, b->dw_split, w_count(s, 1));
 }
 
 static void check_conv(conv_kind kind, int64_t n, int64_t h, int64_t w, int64_t cin, int64_t cout,
@@ -241,7 +236,6 @@ static void check_conv(conv_kind kind, int64_t n, int64_t h, int64_t w, int64_t 
     expect_close("dx", o->dx, ref.dx, ref.dx_abs, nx);
     expect_close("dw", o->dw, ref.dw, ref.dw_abs, nw);
     expect_same_bits("dw without dx", o->dw, o->dw_no_dx, nw);
-    if (depthwise) expect_close("dw (channel split)", o->dw_split, ref.dw, ref.dw_abs, nw);
     outputs again = new_outputs(&s, depthwise);
     run_kernel(kind, &s, threads, x, wt, dy, col, &again);
     expect_same_outputs(&s, depthwise, o, &again);
@@ -328,6 +322,7 @@ START_TEST(conv1x1_matches_reference) {
         float *x = new_gemm_floats(rows * cin), *w = new_gemm_floats(cin * cout);
         float *dy = new_gemm_floats(rows * cout), *y = new_gemm_floats(rows * cout);
         float *dx = new_gemm_floats(rows * cin), *dw = new_gemm_floats(cin * cout);
+        float *wt = new_gemm_floats(cin * cout);
         fill(x, rows * cin, &r);
         fill(w, cin * cout, &r);
         fill(dy, rows * cout, &r);
@@ -337,17 +332,11 @@ START_TEST(conv1x1_matches_reference) {
           poison(dx, rows * cin);
           poison(dw, cin * cout);
           pni_conv1x1_forward(threads, rows, cin, cout, x, w, y);
-          pni_conv1x1_backward_data(threads, rows, cin, cout, dy, w, dx, NULL);
+          poison(wt, cin * cout);
+          pni_conv1x1_backward_data(threads, rows, cin, cout, dy, w, dx, wt);
           pni_conv1x1_backward_weight(threads, rows, cin, cout, x, dy, dw, 0);
           expect_close("y", y, ref.y, ref.y_abs, rows * cout);
           expect_close("dx", dx, ref.dx, ref.dx_abs, rows * cin);
-          /* The transposed-weights form (a scratch for w^T) gives the same. */
-          float *wt = new_gemm_floats(cin * cout);
-          poison(dx, rows * cin);
-          poison(wt, cin * cout);
-          pni_conv1x1_backward_data(threads, rows, cin, cout, dy, w, dx, wt);
-          expect_close("dx (w^T stored)", dx, ref.dx, ref.dx_abs, rows * cin);
-          free(wt);
           expect_close("dw", dw, ref.dw, ref.dw_abs, cin * cout);
           /* accumulate: dw + x^T dy again is twice the reference. */
           pni_conv1x1_backward_weight(threads, rows, cin, cout, x, dy, dw, 1);
@@ -368,6 +357,7 @@ START_TEST(conv1x1_matches_reference) {
         free(y);
         free(dx);
         free(dw);
+        free(wt);
       }
     }
   }
@@ -379,7 +369,7 @@ START_TEST(conv1x1_repeats_bitwise) {
   pni_rng r;
   pni_rng_seed(&r, 11);
   float *x = new_gemm_floats(rows * cin), *w = new_gemm_floats(cin * cout);
-  float *dy = new_gemm_floats(rows * cout), *out[2][3];
+  float *dy = new_gemm_floats(rows * cout), *wt = new_gemm_floats(cin * cout), *out[2][3];
   fill(x, rows * cin, &r);
   fill(w, cin * cout, &r);
   fill(dy, rows * cout, &r);
@@ -389,7 +379,7 @@ START_TEST(conv1x1_repeats_bitwise) {
       out[rep][1] = new_gemm_floats(rows * cin);
       out[rep][2] = new_gemm_floats(cin * cout);
       pni_conv1x1_forward(threads, rows, cin, cout, x, w, out[rep][0]);
-      pni_conv1x1_backward_data(threads, rows, cin, cout, dy, w, out[rep][1], NULL);
+      pni_conv1x1_backward_data(threads, rows, cin, cout, dy, w, out[rep][1], wt);
       pni_conv1x1_backward_weight(threads, rows, cin, cout, x, dy, out[rep][2], 0);
     }
     expect_same_bits("y", out[0][0], out[1][0], rows * cout);
@@ -402,6 +392,7 @@ START_TEST(conv1x1_repeats_bitwise) {
   free(x);
   free(w);
   free(dy);
+  free(wt);
 }
 END_TEST
 
