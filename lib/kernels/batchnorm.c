@@ -265,6 +265,21 @@ static void fold(int first, int64_t cb, const double (*part)[PNI_BN_BLOCK],
   }
 }
 
+/* The training forward's affine pass over rows [0, rows) of x and y: one
+ * function for the forward and for pni_bn_rebuild_rows, so that a rebuilt
+ * output has the forward's bits. */
+static void apply_saved_rows(int64_t rows, int64_t c, int64_t bw, const float *x,
+                             const float *gamma, const float *beta, const float *save_mean,
+                             const float *save_invstd, int relu6, float *y) {
+  float scale[PNI_BN_BLOCK];
+  for (int64_t c0 = 0; c0 < c; c0 += bw) {
+    const int64_t cb = min64(bw, c - c0);
+    train_scale(cb, gamma + c0, save_invstd + c0, scale);
+    affine_rows_fused(c, cb, 0, rows, x + c0, save_mean + c0, scale, beta + c0, relu6, NULL,
+                      y + c0);
+  }
+}
+
 static void bn_forward_train(int32_t threads, int64_t rows, int64_t c, const float *x,
                              const float *gamma, const float *beta, float eps, float momentum,
                              float *running_mean, float *running_var, int relu6, float *y,
@@ -312,13 +327,8 @@ static void bn_forward_train(int32_t threads, int64_t rows, int64_t c, const flo
     }
     int64_t r0, r1;
     my_rows(rows, &r0, &r1);
-    float scale[PNI_BN_BLOCK];
-    for (int64_t c0 = 0; c0 < c; c0 += bw) {
-      const int64_t cb = min64(bw, c - c0);
-      train_scale(cb, gamma + c0, save_invstd + c0, scale);
-      affine_rows_fused(c, cb, r0, r1, x + c0, save_mean + c0, scale, beta + c0, relu6, NULL,
-                        y + c0);
-    }
+    apply_saved_rows(r1 - r0, c, bw, x + r0 * c, gamma, beta, save_mean, save_invstd, relu6,
+                     y + r0 * c);
   }
 }
 
@@ -336,6 +346,12 @@ void pni_bn_relu6_forward_train(int32_t threads, int64_t rows, int64_t c, const 
                                 float *save_invstd) {
   bn_forward_train(threads, rows, c, x, gamma, beta, eps, momentum, running_mean, running_var, 1, y,
                    save_mean, save_invstd);
+}
+
+void pni_bn_rebuild_rows(const pni_bn_source *src, int64_t r0, int64_t r1, float *y) {
+  if (src->c <= 0 || r1 <= r0) return;
+  apply_saved_rows(r1 - r0, src->c, block_width(src->c), src->z + r0 * src->c, src->gamma,
+                   src->beta, src->save_mean, src->save_invstd, src->relu6, y);
 }
 
 void pni_bn_forward_eval(int32_t threads, int64_t rows, int64_t c, const float *x,

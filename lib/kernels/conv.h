@@ -63,7 +63,8 @@ void pni_dwconv_forward_bn(const pni_conv_shape *s, int32_t threads, const float
  * in order. */
 #define PNI_DW_GRAD_CHUNKS 4
 
-/* Floats of the workspace pni_dwconv_backward() uses for shape s. */
+/* Floats of the workspace pni_dwconv_backward() and
+ * pni_dwconv_backward_rebuilt() use for shape s. */
 size_t pni_dwconv_grad_workspace_floats(const pni_conv_shape *s);
 
 /* dx (overwritten, may be NULL) and dw (overwritten, may be NULL; then
@@ -77,5 +78,15 @@ size_t pni_dwconv_grad_workspace_floats(const pni_conv_shape *s);
  * threads the backward was 5-15% faster on 144 and 480 channels.) */
 void pni_dwconv_backward(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
                          const float *dy, float *dx, float *dw, float *workspace);
+
+struct pni_bn_source;
+/* pni_dwconv_backward with the input given as a batch-norm output the
+ * forward did not keep (see pni_bn_source): each image is rebuilt into the
+ * workspace just before the weight gradient reads it, while it is in
+ * cache, instead of in a pass over the whole tensor; bitwise the result
+ * of pni_dwconv_backward on the forward's x. */
+void pni_dwconv_backward_rebuilt(const pni_conv_shape *s, int32_t threads,
+                                 const struct pni_bn_source *x, const float *w, const float *dy,
+                                 float *dx, float *dw, float *workspace);
 
 #endif /* PNI_KERNELS_CONV_H */

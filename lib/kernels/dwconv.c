@@ -534,8 +534,14 @@ void pni_dwconv_forward_bn(const pni_conv_shape *s, int32_t threads, const float
   }
 }
 
-size_t pni_dwconv_grad_workspace_floats(const pni_conv_shape *s) {
+/* The workspace: the partial sums of slices 1.., then one image per slice
+ * for pni_dwconv_backward_rebuilt. */
+static size_t partial_floats(const pni_conv_shape *s) {
   return (size_t)(PNI_DW_GRAD_CHUNKS - 1) * (size_t)(s->k * s->k * s->cin);
+}
+
+size_t pni_dwconv_grad_workspace_floats(const pni_conv_shape *s) {
+  return partial_floats(s) + (size_t)PNI_DW_GRAD_CHUNKS * (size_t)(s->h * s->w * s->cin);
 }
 
 /* dw as PNI_DW_GRAD_CHUNKS partial sums over fixed slices of the batch,
@@ -544,16 +550,24 @@ size_t pni_dwconv_grad_workspace_floats(const pni_conv_shape *s) {
  * both threads stream every row. The slices do not depend on the team, so
  * neither do the bits. Slice 0 sums straight into dw. */
 static void weight_grad_batch_slices(const pni_conv_shape *s, int32_t team, const float *x,
-                                     const float *dy, float *dw, float *partial) {
-  const int64_t c = s->cin, taps = s->k * s->k * c;
+                                     const pni_bn_source *src, const float *dy, float *dw,
+                                     float *workspace) {
+  const int64_t c = s->cin, taps = s->k * s->k * c, pixels = s->h * s->w;
+  float *partial = workspace;
 #pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
   for (int64_t slice = 0; slice < PNI_DW_GRAD_CHUNKS; slice++) {
     float *sum = slice == 0 ? dw : partial + (slice - 1) * taps;
+    float *rebuilt = src != NULL ? workspace + partial_floats(s) + slice * pixels * c : NULL;
     memset(sum, 0, sizeof(float) * (size_t)taps);
     const int64_t n0 = s->n * slice / PNI_DW_GRAD_CHUNKS;
     const int64_t n1 = s->n * (slice + 1) / PNI_DW_GRAD_CHUNKS;
     for (int64_t n = n0; n < n1; n++) {
-      const float *image = x + n * s->h * s->w * c;
+      const float *image = rebuilt;
+      if (src != NULL) {
+        pni_bn_rebuild_rows(src, n * pixels, (n + 1) * pixels, rebuilt);
+      } else {
+        image = x + n * pixels * c;
+      }
       for (int64_t oy = 0; oy < s->out_h; oy++) {
         weight_grad_row(s, image, dy + (n * s->out_h + oy) * s->out_w * c, oy, sum);
       }
@@ -573,5 +587,13 @@ void pni_dwconv_backward(const pni_conv_shape *s, int32_t threads, const float *
 #pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) backward_data_row(s, dy, w, dx, r);
   }
-  if (dw != NULL) weight_grad_batch_slices(s, team, x, dy, dw, workspace);
+  if (dw != NULL) weight_grad_batch_slices(s, team, x, NULL, dy, dw, workspace);
+}
+
+void pni_dwconv_backward_rebuilt(const pni_conv_shape *s, int32_t threads, const pni_bn_source *x,
+                                 const float *w, const float *dy, float *dx, float *dw,
+                                 float *workspace) {
+  pni_dwconv_backward(s, threads, NULL, w, dy, dx, NULL, NULL);
+  if (dw != NULL)
+    weight_grad_batch_slices(s, team_size(threads, macs(s)), NULL, x, dy, dw, workspace);
 }

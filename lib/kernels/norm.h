@@ -28,6 +28,23 @@ void pni_bn_relu6_forward_train(int32_t threads, int64_t rows, int64_t c, const 
                                 float *running_mean, float *running_var, float *y, float *save_mean,
                                 float *save_invstd);
 
+/* An output of the training forward that was not kept: y = (z - save_mean)
+ * * (gamma * save_invstd) + beta, then ReLU6 when relu6 is set, over
+ * [rows][c]. */
+typedef struct pni_bn_source {
+  const float *z;                       /* the BN input, row stride c */
+  const float *gamma, *beta;            /* c each */
+  const float *save_mean, *save_invstd; /* the forward's saved statistics */
+  int64_t c;
+  int relu6;
+} pni_bn_source;
+
+/* Rebuilds rows [r0, r1) of src into y (y[0] is row r0, row stride c) in
+ * the calling thread: bitwise what pni_bn_forward_train (or
+ * pni_bn_relu6_forward_train) wrote there with those saved statistics,
+ * since both run the same code. */
+void pni_bn_rebuild_rows(const pni_bn_source *src, int64_t r0, int64_t r1, float *y);
+
 /* Evaluation mode: running statistics. y may alias x. */
 void pni_bn_forward_eval(int32_t threads, int64_t rows, int64_t c, const float *x,
                          const float *gamma, const float *beta, const float *running_mean,

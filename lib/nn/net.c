@@ -107,6 +107,7 @@ pnas_status pni_net_create(pnas_context *ctx, const pnas_arch *arch,
   a->col = pni_alloc_floats(ctx, (int64_t)pni_conv_workspace_floats(&net->stem.shape));
   a->wt = pni_alloc_floats(ctx, p.pw_weight_floats);
   a->dw_grad = pni_alloc_floats(ctx, p.dw_grad_floats);
+  a->rebuild = pni_alloc_floats(ctx, PNI_REBUILD_FLOATS);
   net->stats_backup = pni_alloc_floats(ctx, net->stats_count);
   net->pooled = pni_alloc_floats(ctx, batch * net->features);
   net->dropped = pni_alloc_floats(ctx, batch * net->features);
@@ -117,18 +118,30 @@ pnas_status pni_net_create(pnas_context *ctx, const pnas_arch *arch,
   for (int i = 0; i < 3; i++) net->grad_buf[i] = pni_alloc_floats(ctx, net->activation_floats);
   if (a->params == NULL || a->grads == NULL || a->momenta == NULL || a->stats == NULL ||
       a->saved == NULL || a->col == NULL || a->wt == NULL || a->dw_grad == NULL ||
-      net->stats_backup == NULL || net->pooled == NULL || net->dropped == NULL ||
-      net->mask == NULL || net->logits == NULL || net->dlogits == NULL || net->input == NULL ||
-      net->grad_buf[0] == NULL || net->grad_buf[1] == NULL || net->grad_buf[2] == NULL) {
+      a->rebuild == NULL || net->stats_backup == NULL || net->pooled == NULL ||
+      net->dropped == NULL || net->mask == NULL || net->logits == NULL || net->dlogits == NULL ||
+      net->input == NULL || net->grad_buf[0] == NULL || net->grad_buf[1] == NULL ||
+      net->grad_buf[2] == NULL) {
     goto fail;
   }
-  if (!pni_unit_alloc(ctx, &net->stem)) goto fail;
+  if (!pni_unit_alloc(ctx, &net->stem, NULL)) goto fail;
+  int64_t inner[PNI_INNER_SLOTS] = {0, 0};
   for (int32_t i = 0; i < net->block_count; i++) {
-    for (int32_t u = 0; u < net->blocks[i].units; u++) {
-      if (!pni_unit_alloc(ctx, &net->blocks[i].unit[u])) goto fail;
+    pni_block_inner_floats(&net->blocks[i], net->max_batch, inner);
+  }
+  for (int slot = 0; slot < PNI_INNER_SLOTS; slot++) {
+    if (inner[slot] == 0) continue;
+    net->inner[slot] = pni_alloc_floats(ctx, inner[slot]);
+    if (net->inner[slot] == NULL) goto fail;
+  }
+  for (int32_t i = 0; i < net->block_count; i++) {
+    pni_net_block *b = &net->blocks[i];
+    for (int32_t u = 0; u < b->units; u++) {
+      float *shared = u + 1 < b->units ? net->inner[pni_inner_slot(b, u)] : NULL;
+      if (!pni_unit_alloc(ctx, &b->unit[u], shared)) goto fail;
     }
   }
-  if (net->has_head && !pni_unit_alloc(ctx, &net->head)) goto fail;
+  if (net->has_head && !pni_unit_alloc(ctx, &net->head, NULL)) goto fail;
   memset(a->grads, 0, sizeof(float) * (size_t)net->param_count);
   memset(a->momenta, 0, sizeof(float) * (size_t)net->param_count);
   init_weights(net);
@@ -155,11 +168,12 @@ void pni_net_destroy(pnas_net *net) {
     }
   }
   pni_unit_free(ctx, &net->head);
+  for (int slot = 0; slot < PNI_INNER_SLOTS; slot++) pni_aligned_free(ctx, net->inner[slot]);
   pni_arena *a = &net->arena;
   float *arrays[] = {
-      a->params,    a->grads,   a->momenta,        a->stats,         a->saved,        a->col,
-      a->wt,        a->dw_grad, net->stats_backup, net->pooled,      net->dropped,    net->logits,
-      net->dlogits, net->input, net->grad_buf[0],  net->grad_buf[1], net->grad_buf[2]};
+      a->rebuild,  a->params,    a->grads,   a->momenta,        a->stats,         a->saved,
+      a->col,      a->wt,        a->dw_grad, net->stats_backup, net->pooled,      net->dropped,
+      net->logits, net->dlogits, net->input, net->grad_buf[0],  net->grad_buf[1], net->grad_buf[2]};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) pni_aligned_free(ctx, arrays[i]);
   pni_aligned_free(ctx, net->mask);
   pni_free(ctx, net->segments);
@@ -206,7 +220,7 @@ void pni_net_backward(pnas_net *net, const float *dlogits, int32_t batch, float 
   }
   pni_avgpool_backward(threads, batch, net->feature_hw, net->features, next, cur);
   if (net->has_head) {
-    pni_unit_backward(a, &net->head, batch, cur, next, 1);
+    pni_unit_backward(a, &net->head, batch, cur, next, 1, NULL);
     float *t = cur;
     cur = next;
     next = t;
@@ -214,7 +228,7 @@ void pni_net_backward(pnas_net *net, const float *dlogits, int32_t batch, float 
   for (int32_t i = net->block_count - 1; i >= 0; i--) {
     pni_block_backward(a, &net->blocks[i], batch, &cur, &next, net->grad_buf[2], 1, 1);
   }
-  pni_unit_backward(a, &net->stem, batch, cur, dinput, 1);
+  pni_unit_backward(a, &net->stem, batch, cur, dinput, 1, NULL);
 }
 
 void pni_net_sgd_update(pnas_net *net) {

@@ -20,7 +20,7 @@ struct pnas_net {
   int32_t max_batch;
 
   int64_t param_count, stats_count, saved_count;
-  pni_arena arena; /* params, grads, momenta, stats, saved, col */
+  pni_arena arena;     /* params, grads, momenta, stats, saved, col */
   float *stats_backup; /* running statistics before the last training forward */
   pni_param_segment *segments;
   int32_t segment_count;
@@ -32,12 +32,13 @@ struct pnas_net {
   pni_unit head;
   int64_t fc_weight, fc_bias;
   int32_t features, classes; /* classifier input and output widths */
-  int32_t feature_hw;       /* spatial positions pooled */
+  int32_t feature_hw;        /* spatial positions pooled */
 
   float *pooled, *dropped, *logits, *dlogits, *input;
   uint8_t *mask;
-  float *grad_buf[3]; /* ping-pong activation gradients, and the residual copy */
-  int64_t activation_floats; /* size of each grad_buf */
+  float *grad_buf[3];            /* ping-pong activation gradients, and the residual copy */
+  float *inner[PNI_INNER_SLOTS]; /* outputs of the blocks' inner units (pni_block_share_inner) */
+  int64_t activation_floats;     /* size of each grad_buf */
   int64_t steps;
 };
 
@@ -58,8 +59,8 @@ void pni_net_sgd_update(pnas_net *net);
 /* Non-finite values (net_finite.c). After a forward of `batch` images,
  * names in buf the first part (the images first) whose output is not
  * finite. */
-void pni_net_describe_nonfinite(const pnas_net *net, const float *images, int32_t batch,
-                                char *buf, size_t cap);
+void pni_net_describe_nonfinite(const pnas_net *net, const float *images, int32_t batch, char *buf,
+                                size_t cap);
 /* 1 if every gradient is finite and, with with_update, the SGD update would
  * keep every weight and momentum finite; otherwise 0, and buf names the
  * part. */

@@ -2,6 +2,7 @@
 #include "nn/unit.h"
 
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -81,17 +82,34 @@ float *pni_alloc_floats(pnas_context *ctx, int64_t count) {
   return pni_aligned_alloc(ctx, bytes);
 }
 
-int pni_unit_alloc(pnas_context *ctx, pni_unit *u) {
+int pni_unit_alloc(pnas_context *ctx, pni_unit *u, float *shared_a) {
   const int64_t out = pni_unit_out_floats(u, (int32_t)u->shape.n);
   u->z = pni_alloc_floats(ctx, out);
-  u->a = pni_alloc_floats(ctx, out);
+  u->a_shared = shared_a != NULL;
+  u->a = shared_a != NULL ? shared_a : pni_alloc_floats(ctx, out);
   return u->z != NULL && u->a != NULL;
 }
 
 void pni_unit_free(pnas_context *ctx, pni_unit *u) {
   pni_aligned_free(ctx, u->z);
-  pni_aligned_free(ctx, u->a);
+  if (!u->a_shared) pni_aligned_free(ctx, u->a);
   u->z = u->a = NULL;
+  u->a_shared = 0;
+}
+
+void pni_block_inner_floats(const pni_net_block *nb, int32_t batch, int64_t size[PNI_INNER_SLOTS]) {
+  for (int32_t u = 0; u + 1 < nb->units; u++) {
+    const int64_t out = pni_unit_out_floats(&nb->unit[u], batch);
+    const int32_t slot = pni_inner_slot(nb, u);
+    if (out > size[slot]) size[slot] = out;
+  }
+}
+
+void pni_block_share_inner(pni_net_block *nb, float *const shared[PNI_INNER_SLOTS]) {
+  for (int32_t u = 0; u + 1 < nb->units; u++) {
+    nb->unit[u].a = shared[pni_inner_slot(nb, u)];
+    nb->unit[u].a_shared = 1;
+  }
 }
 
 void pni_unit_init(const pni_arena *arena, const pni_unit *u, pni_rng *rng) {
@@ -188,8 +206,42 @@ void pni_unit_forward(const pni_arena *arena, pni_unit *u, const float *x, int32
   }
 }
 
+/* The output of a unit as the forward computed it, for a rebuild. */
+static pni_bn_source unit_output_source(const pni_arena *arena, const pni_unit *u) {
+  const float *save_mean = arena->saved + u->saved;
+  return (pni_bn_source){.z = u->z,
+                         .gamma = arena->params + u->gamma,
+                         .beta = arena->params + u->beta,
+                         .save_mean = save_mean,
+                         .save_invstd = save_mean + u->shape.cout,
+                         .c = u->shape.cout,
+                         .relu6 = u->relu};
+}
+
+/* dw = x^T * dy of a 1x1 unit whose input x is a shared output: x is
+ * rebuilt PNI_REBUILD_FLOATS at a time into arena->rebuild and each slab
+ * of rows is multiplied while it is in cache (the product accumulates
+ * over the slabs, fixed by the shape alone). */
+static void pw_weight_grad_rebuilt(const pni_arena *arena, const pni_bn_source *x, int64_t rows,
+                                   int64_t cin, int64_t cout, const float *dy, float *dw) {
+  const int32_t threads = arena->ctx->threads;
+  int64_t slab = PNI_REBUILD_FLOATS / cin;
+  if (slab < 1) slab = 1;
+  for (int64_t r0 = 0; r0 < rows; r0 += slab) {
+    const int64_t r1 = r0 + slab < rows ? r0 + slab : rows, n = r1 - r0;
+    const int team = threads > 1 && n * cin >= (1 << 15) ? (int)threads : 1;
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+      const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+      const int64_t a = r0 + n * t / nt, b = r0 + n * (t + 1) / nt;
+      pni_bn_rebuild_rows(x, a, b, arena->rebuild + (a - r0) * cin);
+    }
+    pni_conv1x1_backward_weight(threads, n, cin, cout, arena->rebuild, dy + r0 * cout, dw, r0 > 0);
+  }
+}
+
 void pni_unit_backward(const pni_arena *arena, pni_unit *u, int32_t batch, float *da, float *dx,
-                       int weight_grads) {
+                       int weight_grads, const pni_unit *producer) {
   const int32_t threads = arena->ctx->threads;
   const pni_conv_shape s = batch_shape(u, batch);
   const int64_t rows = s.n * s.out_h * s.out_w, c = s.cout;
@@ -206,20 +258,30 @@ void pni_unit_backward(const pni_arena *arena, pni_unit *u, int32_t batch, float
   }
   const float *w = arena->params + u->weight;
   float *dw = weight_grads ? arena->grads + u->weight : NULL;
+  const pni_bn_source in =
+      producer != NULL ? unit_output_source(arena, producer) : (pni_bn_source){0};
   switch (u->kind) {
     case PNI_UNIT_FULL:
       pni_conv_backward(&s, threads, u->x, w, da, dx, dw, arena->col);
       break;
     case PNI_UNIT_PW: {
       const int64_t in_rows = s.n * s.h * s.w;
-      if (dw != NULL) pni_conv1x1_backward_weight(threads, in_rows, s.cin, s.cout, u->x, da, dw, 0);
+      if (dw != NULL && producer != NULL) {
+        pw_weight_grad_rebuilt(arena, &in, in_rows, s.cin, s.cout, da, dw);
+      } else if (dw != NULL) {
+        pni_conv1x1_backward_weight(threads, in_rows, s.cin, s.cout, u->x, da, dw, 0);
+      }
       if (dx != NULL) {
         pni_conv1x1_backward_data(threads, in_rows, s.cin, s.cout, da, w, dx, arena->wt);
       }
       break;
     }
     case PNI_UNIT_DW:
-      pni_dwconv_backward(&s, threads, u->x, w, da, dx, dw, arena->dw_grad);
+      if (producer != NULL) {
+        pni_dwconv_backward_rebuilt(&s, threads, &in, w, da, dx, dw, arena->dw_grad);
+      } else {
+        pni_dwconv_backward(&s, threads, u->x, w, da, dx, dw, arena->dw_grad);
+      }
       break;
   }
 }
@@ -256,8 +318,9 @@ void pni_block_backward(const pni_arena *arena, pni_net_block *nb, int32_t batch
   const int64_t out_floats = pni_unit_out_floats(&nb->unit[nb->units - 1], batch);
   if (nb->residual) memcpy(residual_copy, *cur, sizeof(float) * (size_t)out_floats);
   for (int32_t u = nb->units - 1; u >= 0; u--) {
+    const pni_unit *producer = u > 0 && nb->unit[u - 1].a_shared ? &nb->unit[u - 1] : NULL;
     pni_unit_backward(arena, &nb->unit[u], batch, *cur, u == 0 && !dx_wanted ? NULL : *next,
-                      weight_grads);
+                      weight_grads, producer);
     float *t = *cur;
     *cur = *next;
     *next = t;

@@ -32,6 +32,7 @@ typedef struct pni_unit {
   const float *x;              /* input of the last forward */
   float *z;                    /* convolution output (BN input) */
   float *a;                    /* BN (+ ReLU6) output */
+  int a_shared;                /* a is a buffer shared across blocks (see pni_block_share_inner) */
 } pni_unit;
 
 /* An MBConv block as units (none for an identity block). */
@@ -67,8 +68,9 @@ typedef struct pni_arena {
   float *params, *grads, *momenta, *stats, *saved;
   float *col;     /* im2col workspace of full convolutions */
   float *wt;      /* pw_weight_floats: a 1x1 weight transposed for backward data */
-  float *dw_grad; /* dw_grad_floats: depthwise dw partial sums */
-  /* wt and dw_grad are NULL in an owner that never runs a backward. */
+  float *dw_grad; /* dw_grad_floats: depthwise dw partial sums and rebuilt images */
+  float *rebuild; /* PNI_REBUILD_FLOATS: rows of a shared output rebuilt for a 1x1 dw */
+  /* wt, dw_grad and rebuild are NULL in an owner that never runs a backward. */
   float *bn_grad_scratch; /* 2 * max_channels: BN sums of a backward without weight
                              gradients; NULL when the owner never runs one */
   float bn_eps, bn_momentum;
@@ -86,8 +88,10 @@ void pni_unit_plan(pni_planner *p, pni_unit *u, pni_unit_kind kind, int relu, in
 void pni_block_plan(pni_planner *p, pni_net_block *nb, const pni_block *b, int64_t n);
 
 float *pni_alloc_floats(pnas_context *ctx, int64_t count);
-/* Gives the unit its own z and a buffers (n = shape.n). */
-int pni_unit_alloc(pnas_context *ctx, pni_unit *u);
+/* Gives the unit its own z buffer and its own a buffer (n = shape.n),
+ * unless shared_a is not NULL: then a is that buffer, which the unit does
+ * not own (see pni_block_share_inner). */
+int pni_unit_alloc(pnas_context *ctx, pni_unit *u, float *shared_a);
 void pni_unit_free(pnas_context *ctx, pni_unit *u);
 /* Official initialisation: weights N(0, sqrt(2/(k*k*C_out))), BN 1 and 0,
  * running mean 0 and variance 1. */
@@ -100,9 +104,34 @@ void pni_unit_forward(const pni_arena *arena, pni_unit *u, const float *x, int32
  * With weight_grads the gradients of the unit's parameters are
  * overwritten; without (an architecture step, which needs only dx) they are
  * not touched and the weight-gradient products are skipped: that needs
- * arena->bn_grad_scratch and a 1x1 or depthwise unit. */
+ * arena->bn_grad_scratch and a 1x1 or depthwise unit. producer is NULL
+ * when u->x holds the forward's input, else the unit whose shared output
+ * it was: the weight gradient then rebuilds that input from the
+ * producer's z and saved statistics (a 1x1 or depthwise unit). */
 void pni_unit_backward(const pni_arena *arena, pni_unit *u, int32_t batch, float *da, float *dx,
-                       int weight_grads);
+                       int weight_grads, const pni_unit *producer);
+
+/* The inner units of a block (all but the last) produce outputs that only
+ * the next unit reads: in the forward as its input, in the backward for
+ * its weight gradient. They need not outlive the block's forward, so all
+ * blocks share PNI_INNER_SLOTS buffers for them (slot 0 for the unit just
+ * before the last, slot 1 for the one before that), and the weight
+ * gradient that reads one rebuilds it from the unit's z and saved
+ * statistics (bitwise the forward's values), a cache-sized piece at a
+ * time. Keeping z only, the largest activations of an MBConv block are
+ * held once per block instead of twice, for the price of a pass of
+ * arithmetic, not of memory traffic. */
+#define PNI_INNER_SLOTS 2
+/* Floats of arena->rebuild: a slab of rows that stays in the last-level
+ * cache between its rebuild and the product that reads it (2 MiB). */
+#define PNI_REBUILD_FLOATS ((int64_t)1 << 19)
+static inline int32_t pni_inner_slot(const pni_net_block *nb, int32_t u) {
+  return nb->units - 2 - u;
+}
+/* Raises size[slot] to the inner outputs of the block at batch. */
+void pni_block_inner_floats(const pni_net_block *nb, int32_t batch, int64_t size[PNI_INNER_SLOTS]);
+/* Points the block's inner units at the shared buffers. */
+void pni_block_share_inner(pni_net_block *nb, float *const shared[PNI_INNER_SLOTS]);
 
 /* Block forward: returns the output (the input itself for identity; the
  * last unit's buffer, residual added in place, otherwise). */
@@ -111,7 +140,8 @@ const float *pni_block_forward(const pni_arena *arena, pni_net_block *nb, const 
 /* Block backward from *cur (the output gradient); on return *cur holds the
  * input gradient and *next is free scratch. residual_copy has room for the
  * output gradient. When dx_wanted is 0 the first unit skips dx;
- * weight_grads as for pni_unit_backward. */
+ * weight_grads as for pni_unit_backward (shared inner outputs are
+ * rebuilt, not read). */
 void pni_block_backward(const pni_arena *arena, pni_net_block *nb, int32_t batch, float **cur,
                         float **next, float *residual_copy, int dx_wanted, int weight_grads);
 

@@ -114,7 +114,7 @@ static pnas_status bench_setup(pnas_context *ctx, bench *b) {
     b->logits = pni_alloc_floats(ctx, n * s->out_channels);
     ok = b->pooled != NULL && b->logits != NULL;
   }
-  for (int32_t u = 0; ok && u < b->nb.units; u++) ok = pni_unit_alloc(ctx, &b->nb.unit[u]);
+  for (int32_t u = 0; ok && u < b->nb.units; u++) ok = pni_unit_alloc(ctx, &b->nb.unit[u], NULL);
   if (!ok) {
     bench_free(ctx, b);
     return PNAS_ERR_OUT_OF_MEMORY;

@@ -108,12 +108,33 @@ static void set_up_layers(pnas_supernet *sn) {
   }
 }
 
-/* Allocates each layer's shared buffers (largest candidate per position),
- * the scratch set and the pair-output buffer, and points every candidate's
- * units at its layer's buffers. */
+/* The buffers shared by the inner units of every block (first block and
+ * candidates, on and off the path): see pni_block_share_inner. */
+static int allocate_inner_buffers(pnas_supernet *sn) {
+  int64_t size[PNI_INNER_SLOTS] = {0, 0};
+  if (sn->has_first) pni_block_inner_floats(&sn->first, sn->max_batch, size);
+  for (int32_t l = 0; l < sn->layer_count; l++) {
+    const pni_mixed_layer *layer = &sn->layers[l];
+    for (int32_t j = 0; j < layer->count; j++) {
+      pni_block_inner_floats(&layer->cand[j].nb, sn->max_batch, size);
+    }
+  }
+  for (int slot = 0; slot < PNI_INNER_SLOTS; slot++) {
+    if (size[slot] == 0) continue;
+    sn->inner[slot] = pni_alloc_floats(sn->ctx, size[slot]);
+    if (sn->inner[slot] == NULL) return 0;
+  }
+  return 1;
+}
+
+/* Allocates each layer's buffers (largest candidate per position: z at
+ * every position, a at the last, the block's output), the scratch set and
+ * the pair-output buffer, and points every candidate's units at its
+ * layer's buffers and the inner ones. */
 static int allocate_layer_buffers(pnas_supernet *sn) {
   pnas_context *ctx = sn->ctx;
   int64_t scratch[PNI_POSITIONS] = {0, 0, 0};
+  const int last = PNI_POSITIONS - 1;
   for (int32_t l = 0; l < sn->layer_count; l++) {
     pni_mixed_layer *layer = &sn->layers[l];
     int64_t size[PNI_POSITIONS] = {0, 0, 0};
@@ -128,8 +149,11 @@ static int allocate_layer_buffers(pnas_supernet *sn) {
       if (size[pos] > scratch[pos]) scratch[pos] = size[pos];
       if (size[pos] == 0) continue;
       layer->buf_z[pos] = pni_alloc_floats(ctx, size[pos]);
-      layer->buf_a[pos] = pni_alloc_floats(ctx, size[pos]);
-      if (layer->buf_z[pos] == NULL || layer->buf_a[pos] == NULL) return 0;
+      if (layer->buf_z[pos] == NULL) return 0;
+    }
+    if (size[last] > 0) {
+      layer->buf_a = pni_alloc_floats(ctx, size[last]);
+      if (layer->buf_a == NULL) return 0;
     }
     const pni_block *shape = &layer->spec->shape;
     layer->other_out = pni_alloc_floats(
@@ -137,18 +161,17 @@ static int allocate_layer_buffers(pnas_supernet *sn) {
     if (layer->other_out == NULL) return 0;
     for (int32_t j = 0; j < layer->count; j++) {
       pni_candidate *c = &layer->cand[j];
-      for (int32_t u = 0; u < c->nb.units; u++) {
-        c->nb.unit[u].z = layer->buf_z[c->position[u]];
-        c->nb.unit[u].a = layer->buf_a[c->position[u]];
-      }
+      for (int32_t u = 0; u < c->nb.units; u++) c->nb.unit[u].z = layer->buf_z[c->position[u]];
+      if (c->nb.units > 0) c->nb.unit[c->nb.units - 1].a = layer->buf_a;
+      pni_block_share_inner(&c->nb, sn->inner);
     }
   }
   for (int pos = 0; pos < PNI_POSITIONS; pos++) {
     sn->scratch_z[pos] = pni_alloc_floats(ctx, scratch[pos]);
-    sn->scratch_a[pos] = pni_alloc_floats(ctx, scratch[pos]);
-    if (sn->scratch_z[pos] == NULL || sn->scratch_a[pos] == NULL) return 0;
+    if (sn->scratch_z[pos] == NULL) return 0;
   }
-  return 1;
+  sn->scratch_a = pni_alloc_floats(ctx, scratch[last]);
+  return sn->scratch_a != NULL;
 }
 
 static void init_weights(pnas_supernet *sn) {
@@ -225,6 +248,7 @@ pnas_status pni_supernet_create(pnas_context *ctx, const pnas_space *space,
   a->wt = pni_alloc_floats(ctx, p.pw_weight_floats);
   a->bn_grad_scratch = pni_alloc_floats(ctx, 2 * p.max_channels);
   a->dw_grad = pni_alloc_floats(ctx, p.dw_grad_floats);
+  a->rebuild = pni_alloc_floats(ctx, PNI_REBUILD_FLOATS);
   sn->stats_backup = pni_alloc_floats(ctx, sn->stats_count);
   sn->pooled = pni_alloc_floats(ctx, (int64_t)sn->max_batch * sn->features);
   sn->logits = pni_alloc_floats(ctx, (int64_t)sn->max_batch * sn->classes);
@@ -232,16 +256,19 @@ pnas_status pni_supernet_create(pnas_context *ctx, const pnas_space *space,
   for (int i = 0; i < 3; i++) sn->grad_buf[i] = pni_alloc_floats(ctx, sn->activation_floats);
   if (a->params == NULL || a->grads == NULL || a->momenta == NULL || a->stats == NULL ||
       a->saved == NULL || a->col == NULL || a->wt == NULL || a->bn_grad_scratch == NULL ||
-      a->dw_grad == NULL || sn->stats_backup == NULL || sn->pooled == NULL || sn->logits == NULL ||
-      sn->dlogits == NULL || sn->grad_buf[0] == NULL || sn->grad_buf[1] == NULL ||
-      sn->grad_buf[2] == NULL) {
+      a->dw_grad == NULL || a->rebuild == NULL || sn->stats_backup == NULL || sn->pooled == NULL ||
+      sn->logits == NULL || sn->dlogits == NULL || sn->grad_buf[0] == NULL ||
+      sn->grad_buf[1] == NULL || sn->grad_buf[2] == NULL) {
     goto fail;
   }
-  if (!pni_unit_alloc(ctx, &sn->stem)) goto fail;
+  if (!pni_unit_alloc(ctx, &sn->stem, NULL)) goto fail;
+  if (!allocate_inner_buffers(sn)) goto fail;
   for (int32_t u = 0; u < sn->first.units; u++) {
-    if (!pni_unit_alloc(ctx, &sn->first.unit[u])) goto fail;
+    const int inner = u + 1 < sn->first.units;
+    float *shared = inner ? sn->inner[pni_inner_slot(&sn->first, u)] : NULL;
+    if (!pni_unit_alloc(ctx, &sn->first.unit[u], shared)) goto fail;
   }
-  if (sn->has_head && !pni_unit_alloc(ctx, &sn->head)) goto fail;
+  if (sn->has_head && !pni_unit_alloc(ctx, &sn->head, NULL)) goto fail;
   if (!allocate_layer_buffers(sn)) goto fail;
   memset(a->grads, 0, sizeof(float) * (size_t)sn->param_count);
   memset(a->momenta, 0, sizeof(float) * (size_t)sn->param_count);
@@ -266,22 +293,19 @@ void pni_supernet_destroy(pnas_supernet *sn) {
   if (sn->layers != NULL) {
     for (int32_t l = 0; l < sn->layer_count; l++) {
       pni_mixed_layer *layer = &sn->layers[l];
-      for (int pos = 0; pos < PNI_POSITIONS; pos++) {
-        pni_aligned_free(ctx, layer->buf_z[pos]);
-        pni_aligned_free(ctx, layer->buf_a[pos]);
-      }
+      for (int pos = 0; pos < PNI_POSITIONS; pos++) pni_aligned_free(ctx, layer->buf_z[pos]);
+      pni_aligned_free(ctx, layer->buf_a);
       pni_aligned_free(ctx, layer->other_out);
     }
   }
-  for (int pos = 0; pos < PNI_POSITIONS; pos++) {
-    pni_aligned_free(ctx, sn->scratch_z[pos]);
-    pni_aligned_free(ctx, sn->scratch_a[pos]);
-  }
+  for (int pos = 0; pos < PNI_POSITIONS; pos++) pni_aligned_free(ctx, sn->scratch_z[pos]);
+  pni_aligned_free(ctx, sn->scratch_a);
+  for (int slot = 0; slot < PNI_INNER_SLOTS; slot++) pni_aligned_free(ctx, sn->inner[slot]);
   pni_arena *a = &sn->arena;
-  float *arrays[] = {a->params,   a->grads,         a->momenta,      a->stats,
-                     a->saved,    a->col,           a->wt,           a->bn_grad_scratch,
-                     a->dw_grad,  sn->stats_backup, sn->pooled,      sn->logits,
-                     sn->dlogits, sn->grad_buf[0],  sn->grad_buf[1], sn->grad_buf[2]};
+  float *arrays[] = {
+      a->rebuild, a->params,   a->grads,           a->momenta,      a->stats,         a->saved,
+      a->col,     a->wt,       a->bn_grad_scratch, a->dw_grad,      sn->stats_backup, sn->pooled,
+      sn->logits, sn->dlogits, sn->grad_buf[0],    sn->grad_buf[1], sn->grad_buf[2]};
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) pni_aligned_free(ctx, arrays[i]);
   pni_free(ctx, sn->fixed_segments);
   pni_free(ctx, sn->rl_rewards);
@@ -327,13 +351,12 @@ static const float *run_off_path(pnas_supernet *sn, pni_mixed_layer *layer, int3
   frozen.bn_momentum = 0.0f;
   pni_net_block nb = c->nb;
   nb.residual = 0;
-  for (int32_t u = 0; u < nb.units; u++) {
-    nb.unit[u].z = sn->scratch_z[c->position[u]];
-    nb.unit[u].a = sn->scratch_a[c->position[u]];
-  }
-  /* The last unit writes straight into out when the output must outlive
-   * the scratch buffers (no copy). */
-  if (out != NULL) nb.unit[nb.units - 1].a = out;
+  /* The inner units keep the shared buffers: an off-path run is not
+   * followed by a backward that needs their outputs. The last unit writes
+   * straight into out when the output must outlive the scratch buffers
+   * (no copy). */
+  for (int32_t u = 0; u < nb.units; u++) nb.unit[u].z = sn->scratch_z[c->position[u]];
+  nb.unit[nb.units - 1].a = out != NULL ? out : sn->scratch_a;
   /* The saved batch statistics of the candidate are scratch too: only the
    * active path's are needed by the backward. */
   return pni_block_forward(&frozen, &nb, x, batch, 1);
@@ -434,7 +457,7 @@ void pni_supernet_backward(pnas_supernet *sn, const float *dlogits, int32_t batc
                       weight_grads ? a->grads + sn->fc_bias : NULL);
   pni_avgpool_backward(threads, batch, sn->feature_hw, sn->features, next, cur);
   if (sn->has_head) {
-    pni_unit_backward(a, &sn->head, batch, cur, next, weight_grads);
+    pni_unit_backward(a, &sn->head, batch, cur, next, weight_grads, NULL);
     float *t = cur;
     cur = next;
     next = t;
@@ -450,7 +473,7 @@ void pni_supernet_backward(pnas_supernet *sn, const float *dlogits, int32_t batc
   if (sn->has_first) {
     pni_block_backward(a, &sn->first, batch, &cur, &next, sn->grad_buf[2], 1, 1);
   }
-  pni_unit_backward(a, &sn->stem, batch, cur, NULL, 1);
+  pni_unit_backward(a, &sn->stem, batch, cur, NULL, 1, NULL);
 }
 
 void pni_supernet_sgd(pnas_supernet *sn) {

@@ -41,11 +41,12 @@ typedef struct pni_mixed_layer {
   double alpha_grad[PNI_SPACE_MAX_OPS];
   double adam_m[PNI_SPACE_MAX_OPS], adam_v[PNI_SPACE_MAX_OPS];
   double gate_grad[PNI_SPACE_MAX_OPS];
-  float *buf_z[PNI_POSITIONS], *buf_a[PNI_POSITIONS];
-  float *other_out; /* two mode: output of the inactive candidate of the pair */
-  const float *x;   /* input of the last forward */
-  int32_t active, other; /* other: the pair's inactive candidate, or -1 */
-  double pair_alpha[2];  /* the pair's logits before an update (two mode) */
+  float *buf_z[PNI_POSITIONS]; /* z of each position */
+  float *buf_a;                /* a of the last position: the block's output */
+  float *other_out;            /* two mode: output of the inactive candidate of the pair */
+  const float *x;              /* input of the last forward */
+  int32_t active, other;       /* other: the pair's inactive candidate, or -1 */
+  double pair_alpha[2];        /* the pair's logits before an update (two mode) */
 } pni_mixed_layer;
 
 struct pnas_supernet {
@@ -75,8 +76,11 @@ struct pnas_supernet {
   float *pooled, *logits, *dlogits;
   float *grad_buf[3];
   int64_t activation_floats;
-  /* Units of a candidate re-run off the path (full_v2, two) write here. */
-  float *scratch_z[PNI_POSITIONS], *scratch_a[PNI_POSITIONS];
+  /* Units of a candidate re-run off the path (full_v2, two) write here
+   * (the inner units' a go to the inner buffers, as on the path). */
+  float *scratch_z[PNI_POSITIONS], *scratch_a;
+  /* Outputs of the inner units of every block (pni_block_share_inner). */
+  float *inner[PNI_INNER_SLOTS];
   float *stats_backup;
 
   int has_latency;
@@ -122,8 +126,8 @@ void pni_supernet_sgd(pnas_supernet *sn);
 /* Non-finite values (finite.c). After a forward of `batch` images, names
  * in buf the first part of the active path (the images first) whose output
  * is not finite. */
-void pni_supernet_describe_nonfinite(const pnas_supernet *sn, const float *images,
-                                     int32_t batch, char *buf, size_t cap);
+void pni_supernet_describe_nonfinite(const pnas_supernet *sn, const float *images, int32_t batch,
+                                     char *buf, size_t cap);
 /* 1 if every gradient of the fixed parts and the active path is finite;
  * otherwise 0, and buf names the first part with a non-finite one. */
 int pni_supernet_grads_finite(const pnas_supernet *sn, char *buf, size_t cap);
@@ -139,9 +143,8 @@ pnas_status pni_supernet_arch_gradient(pnas_supernet *sn, const float *images,
                                        const int32_t *labels, int32_t batch,
                                        pnas_search_stats *stats);
 pnas_status pni_supernet_arch_update(pnas_supernet *sn);
-pnas_status pni_supernet_reinforce(pnas_supernet *sn, const float *images,
-                                   const int32_t *labels, int32_t batch,
-                                   pnas_search_stats *stats);
+pnas_status pni_supernet_reinforce(pnas_supernet *sn, const float *images, const int32_t *labels,
+                                   int32_t batch, pnas_search_stats *stats);
 /* Removes candidates below the threshold for patience steps. */
 pnas_status pni_supernet_prune(pnas_supernet *sn, int32_t *pruned);
 /* Removes the candidates whose prune_mark is set, compacting the arenas.
@@ -150,7 +153,7 @@ pnas_status pni_supernet_remove_marked(pnas_supernet *sn, int32_t *removed);
 /* argmax choice per layer, as space op indices. */
 void pni_supernet_argmax(const pnas_supernet *sn, int32_t *choice);
 pnas_status pni_supernet_price(pnas_supernet *sn, pnas_latency_model *model);
-pnas_status pni_supernet_derive_net(pnas_supernet *sn, const pnas_net_options *options,
-                                    int inherit, pnas_net **out);
+pnas_status pni_supernet_derive_net(pnas_supernet *sn, const pnas_net_options *options, int inherit,
+                                    pnas_net **out);
 
 #endif /* PNI_SEARCH_SUPERNET_H */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The fused training-mode BN + ReLU6 kernels give bitwise the results of
  * the separate passes they replace (pni_bn_forward_train then
- * pni_relu6_forward; pni_relu6_backward then pni_bn_backward): channel
+ * pni_relu6_forward; pni_relu6_backward then pni_bn_backward), and
+ * pni_bn_rebuild_rows rebuilds the forward's output bitwise: channel
  * counts around the vector width and across reduction blocks, serial and
  * parallel sizes, one and two threads, in place, inputs landing exactly on
  * the kinks 0 and 6, and NaN. Their float64 finite-difference check is in
@@ -69,8 +70,24 @@ static void check(int64_t rows, int64_t c, int32_t threads, int special, int in_
   pni_bn_relu6_forward_train(threads, rows, c, xin, gamma, beta, 1e-3f, 0.1f, rm_a, rv_a, ya, sm_a,
                              si_a);
   pni_bn_forward_train(threads, rows, c, x, gamma, beta, 1e-3f, 0.1f, rm_b, rv_b, yb, sm_b, si_b);
+  /* The output rebuilt from the saved statistics (what a backward does
+   * for an output it did not keep), in uneven pieces of rows, has the
+   * forward's bits, with or without ReLU6. */
+  float *rebuilt = malloc(sizeof(float) * n);
+  pni_bn_source plain = {x, gamma, beta, sm_b, si_b, c, 0},
+                clipped = {x, gamma, beta, sm_a, si_a, c, 1};
+  const int64_t cut[] = {0, rows / 3, rows / 3 + (rows > 1), rows};
+  for (int p = 0; p < 3; p++) {
+    pni_bn_rebuild_rows(&plain, cut[p], cut[p + 1], rebuilt + cut[p] * c);
+  }
+  expect_same("rebuilt y", rebuilt, yb, n, rows, c, threads);
   pni_relu6_forward(threads, (int64_t)n, yb, yb);
   expect_same("y", ya, yb, n, rows, c, threads);
+  for (int p = 0; p < 3; p++) {
+    pni_bn_rebuild_rows(&clipped, cut[p], cut[p + 1], rebuilt + cut[p] * c);
+  }
+  expect_same("rebuilt relu6 y", rebuilt, ya, n, rows, c, threads);
+  free(rebuilt);
   expect_same("save_mean", sm_a, sm_b, cc, rows, c, threads);
   expect_same("save_invstd", si_a, si_b, cc, rows, c, threads);
   expect_same("running_mean", rm_a, rm_b, cc, rows, c, threads);

@@ -11,6 +11,7 @@
 #include "check_main.h"
 #include "core/rng.h"
 #include "kernels/conv.h"
+#include "kernels/norm.h"
 
 /* --- helpers ------------------------------------------------------------- */
 
@@ -210,6 +211,37 @@ static void expect_same_outputs(const pni_conv_shape *s, int depthwise, const ou
   expect_same_bits("dw", a->dw, b->dw, w_count(s, depthwise));
 }
 
+/* pni_dwconv_backward_rebuilt, fed the BN source of x (z = x here, random
+ * scale and shift, half of the values clipped by ReLU6), gives the bits
+ * of pni_dwconv_backward on the rebuilt x, with and without dx. */
+static void check_dw_rebuilt(const pni_conv_shape *s, int32_t threads, const float *z,
+                             const float *w, const float *dy, pni_rng *r) {
+  const int64_t c = s->cin, nx = x_count(s), nw = w_count(s, 1);
+  float *gamma = new_floats(c), *beta = new_floats(c), *mean = new_floats(c);
+  float *invstd = new_floats(c);
+  fill(gamma, c, r);
+  fill(beta, c, r);
+  fill(mean, c, r);
+  for (int64_t j = 0; j < c; j++) invstd[j] = 4.0f + 2.0f * beta[j];
+  const pni_bn_source src = {z, gamma, beta, mean, invstd, c, 1};
+  float *x = new_floats(nx);
+  pni_bn_rebuild_rows(&src, 0, s->n * s->h * s->w, x);
+  float *ws = new_floats((int64_t)pni_dwconv_grad_workspace_floats(s) + 1);
+  float *dx_a = new_floats(nx), *dx_b = new_floats(nx), *dw_a = new_floats(nw);
+  float *dw_b = new_floats(nw);
+  pni_dwconv_backward(s, threads, x, w, dy, dx_a, dw_a, ws);
+  poison(dx_b, nx);
+  poison(dw_b, nw);
+  pni_dwconv_backward_rebuilt(s, threads, &src, w, dy, dx_b, dw_b, ws);
+  expect_same_bits("rebuilt dx", dx_a, dx_b, nx);
+  expect_same_bits("rebuilt dw", dw_a, dw_b, nw);
+  poison(dw_b, nw);
+  pni_dwconv_backward_rebuilt(s, threads, &src, w, dy, NULL, dw_b, ws);
+  expect_same_bits("rebuilt dw without dx", dw_a, dw_b, nw);
+  free(gamma), free(beta), free(mean), free(invstd), free(x), free(ws);
+  free(dx_a), free(dx_b), free(dw_a), free(dw_b);
+}
+
 static void check_conv(conv_kind kind, int64_t n, int64_t h, int64_t w, int64_t cin, int64_t cout,
                        int64_t k, int64_t stride, int64_t pad) {
   const int depthwise = kind == KIND_DW;
@@ -236,6 +268,7 @@ static void check_conv(conv_kind kind, int64_t n, int64_t h, int64_t w, int64_t 
     expect_close("dx", o->dx, ref.dx, ref.dx_abs, nx);
     expect_close("dw", o->dw, ref.dw, ref.dw_abs, nw);
     expect_same_bits("dw without dx", o->dw, o->dw_no_dx, nw);
+    if (depthwise) check_dw_rebuilt(&s, threads, x, wt, dy, &r);
     outputs again = new_outputs(&s, depthwise);
     run_kernel(kind, &s, threads, x, wt, dy, col, &again);
     expect_same_outputs(&s, depthwise, o, &again);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "nn/net.h"
 #include "search/supernet.h"
 
 enum { HW = 6, BATCH = 4, CLASSES = 3 };
@@ -260,6 +261,97 @@ START_TEST(weight_step_touches_only_the_sampled_path) {
   ck_assert(memcmp(params + sn->fc_weight, sn->arena.params + sn->fc_weight, sizeof(float)) != 0);
   free(params);
   free(momenta);
+  pnas_supernet_destroy(sn);
+  pnas_space_destroy(space);
+  pnas_context_destroy(ctx);
+}
+END_TEST
+
+/* Fills the buffers that inner units share with NaN: what a later block
+ * left there must not reach a backward. */
+static void poison_inner(float *const inner[PNI_INNER_SLOTS], const int64_t size[PNI_INNER_SLOTS]) {
+  for (int slot = 0; slot < PNI_INNER_SLOTS; slot++) {
+    for (int64_t i = 0; i < size[slot]; i++) inner[slot][i] = NAN;
+  }
+}
+
+static void expect_same_grads(const char *what, const pni_arena *sa, const pni_unit *su,
+                              const pni_arena *na, const pni_unit *nu) {
+  const pni_conv_shape *s = &su->shape;
+  const int64_t weights =
+      su->kind == PNI_UNIT_DW ? s->k * s->k * s->cout : s->k * s->k * s->cin * s->cout;
+  const struct {
+    int64_t from, to, count;
+  } parts[] = {{su->weight, nu->weight, weights},
+               {su->gamma, nu->gamma, s->cout},
+               {su->beta, nu->beta, s->cout}};
+  for (int p = 0; p < 3; p++) {
+    for (int64_t i = 0; i < parts[p].count; i++) {
+      const float g = sa->grads[parts[p].from + i], h = na->grads[parts[p].to + i];
+      ck_assert_msg(isfinite(g) && memcmp(&g, &h, sizeof g) == 0,
+                    "%s part %d [%lld]: supernet %.9g, derived net %.9g", what, p, (long long)i,
+                    (double)g, (double)h);
+    }
+  }
+}
+
+/* The supernet's weight gradients on a path are bitwise those of the
+ * derived network (same weights, same kernels), whose backward the
+ * finite-difference and PyTorch tests check; the inner units' outputs,
+ * shared between blocks and poisoned between forward and backward, are
+ * rebuilt, not read. Expand 2 and 1 candidates use both shared slots. */
+START_TEST(weight_gradients_match_the_derived_net) {
+  pnas_context *ctx = make_context(5);
+  pnas_space *space = tiny_space(ctx, 3, 1, 8);
+  pnas_supernet *sn = make_supernet(ctx, space);
+  const int32_t path[3] = {3, 0, 1}; /* (5, 2), (3, 1), (3, 2) */
+  for (int32_t l = 0; l < 3; l++) {
+    float alpha[5] = {0};
+    alpha[path[l]] = 4.0f;
+    ck_assert_int_eq(pnas_supernet_set_alpha(sn, l, alpha, 5), PNAS_OK);
+    sn->layers[l].active = path[l];
+    sn->layers[l].other = -1;
+  }
+  pnas_net_options no;
+  pnas_net_options_init(&no);
+  no.max_batch = BATCH;
+  no.dropout = 0.0f;
+  pnas_net *net = NULL;
+  ck_assert_msg(pnas_supernet_derive_net(sn, &no, 1, &net) == PNAS_OK, "%s",
+                pnas_context_last_error(ctx));
+  ck_assert_int_eq(net->block_count, 3);
+  float x[BATCH * HW * HW];
+  int32_t y[BATCH];
+  make_batch(x, y, 9);
+  float dlogits[BATCH * CLASSES];
+  for (int i = 0; i < BATCH * CLASSES; i++) dlogits[i] = (float)((i % 7) - 3) / 8.0f;
+  int64_t sn_inner[PNI_INNER_SLOTS] = {0, 0}, net_inner[PNI_INNER_SLOTS] = {0, 0};
+  for (int32_t l = 0; l < 3; l++) {
+    for (int32_t j = 0; j < sn->layers[l].count; j++) {
+      pni_block_inner_floats(&sn->layers[l].cand[j].nb, BATCH, sn_inner);
+    }
+    pni_block_inner_floats(&net->blocks[l], BATCH, net_inner);
+  }
+  ck_assert(sn_inner[0] > 0 && sn_inner[1] > 0);
+  pni_supernet_forward(sn, x, BATCH, 1, 0);
+  poison_inner(sn->inner, sn_inner);
+  pni_supernet_backward(sn, dlogits, BATCH, 0);
+  pni_net_forward(net, x, BATCH, 1);
+  poison_inner(net->inner, net_inner);
+  pni_net_backward(net, dlogits, BATCH, NULL);
+  ck_assert(memcmp(sn->logits, net->logits, sizeof(float) * BATCH * CLASSES) == 0);
+  expect_same_grads("stem", &sn->arena, &sn->stem, &net->arena, &net->stem);
+  expect_same_grads("head", &sn->arena, &sn->head, &net->arena, &net->head);
+  for (int32_t l = 0; l < 3; l++) {
+    const pni_candidate *c = &sn->layers[l].cand[path[l]];
+    ck_assert_int_eq(c->nb.units, net->blocks[l].units);
+    for (int32_t u = 0; u < c->nb.units; u++) {
+      char what[32];
+      snprintf(what, sizeof what, "layer %d unit %d", (int)l, (int)u);
+      expect_same_grads(what, &sn->arena, &c->nb.unit[u], &net->arena, &net->blocks[l].unit[u]);
+    }
+  }
+  pnas_net_destroy(net);
   pnas_supernet_destroy(sn);
   pnas_space_destroy(space);
   pnas_context_destroy(ctx);
@@ -672,6 +764,7 @@ Suite *pnas_test_suite(void) {
   tcase_add_test(tc, latency_term_reaches_alpha);
   tcase_add_test(tc, weight_step_touches_only_the_sampled_path);
   tcase_add_test(tc, arch_step_leaves_weight_gradients_alone);
+  tcase_add_test(tc, weight_gradients_match_the_derived_net);
   tcase_add_test(tc, two_mode_keeps_unsampled_probabilities);
   tcase_add_test(tc, zero_active_layer_gets_no_update);
   tcase_add_test(tc, adam_with_beta1_zero_steps_by_lr);
