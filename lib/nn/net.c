@@ -107,7 +107,7 @@ pnas_status pni_net_create(pnas_context *ctx, const pnas_arch *arch,
   a->col = pni_alloc_floats(ctx, (int64_t)pni_conv_workspace_floats(&net->stem.shape));
   a->wt = pni_alloc_floats(ctx, p.pw_weight_floats);
   a->dw_grad = pni_alloc_floats(ctx, p.dw_grad_floats);
-  a->rebuild = pni_alloc_floats(ctx, PNI_REBUILD_FLOATS);
+  a->rebuild = pni_alloc_floats(ctx, pni_rebuild_floats(p.max_channels));
   net->stats_backup = pni_alloc_floats(ctx, net->stats_count);
   net->pooled = pni_alloc_floats(ctx, batch * net->features);
   net->dropped = pni_alloc_floats(ctx, batch * net->features);

@@ -225,8 +225,10 @@ static pni_bn_source unit_output_source(const pni_arena *arena, const pni_unit *
 static void pw_weight_grad_rebuilt(const pni_arena *arena, const pni_bn_source *x, int64_t rows,
                                    int64_t cin, int64_t cout, const float *dy, float *dw) {
   const int32_t threads = arena->ctx->threads;
-  int64_t slab = PNI_REBUILD_FLOATS / cin;
-  if (slab < 1) slab = 1;
+  /* The slab depends on the shape alone, so a supernet and its derived
+   * network sum the same slabs; arena->rebuild holds one row when a row
+   * is wider than PNI_REBUILD_FLOATS. */
+  const int64_t slab = cin < PNI_REBUILD_FLOATS ? PNI_REBUILD_FLOATS / cin : 1;
   for (int64_t r0 = 0; r0 < rows; r0 += slab) {
     const int64_t r1 = r0 + slab < rows ? r0 + slab : rows, n = r1 - r0;
     const int team = threads > 1 && n * cin >= (1 << 15) ? (int)threads : 1;

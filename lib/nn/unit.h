@@ -69,7 +69,8 @@ typedef struct pni_arena {
   float *col;     /* im2col workspace of full convolutions */
   float *wt;      /* pw_weight_floats: a 1x1 weight transposed for backward data */
   float *dw_grad; /* dw_grad_floats: depthwise dw partial sums and rebuilt images */
-  float *rebuild; /* PNI_REBUILD_FLOATS: rows of a shared output rebuilt for a 1x1 dw */
+  float *rebuild; /* pni_rebuild_floats(max_channels): rows of a shared output rebuilt
+                     for a 1x1 dw */
   /* wt, dw_grad and rebuild are NULL in an owner that never runs a backward. */
   float *bn_grad_scratch; /* 2 * max_channels: BN sums of a backward without weight
                              gradients; NULL when the owner never runs one */
@@ -125,6 +126,13 @@ void pni_unit_backward(const pni_arena *arena, pni_unit *u, int32_t batch, float
 /* Floats of arena->rebuild: a slab of rows that stays in the last-level
  * cache between its rebuild and the product that reads it (2 MiB). */
 #define PNI_REBUILD_FLOATS ((int64_t)1 << 19)
+/* Floats of arena->rebuild for units at most max_channels wide: the slab,
+ * or one row when a row is wider (the space allows 65536 x 64 channels;
+ * such a network's weights would not fit in memory, but the bound is the
+ * buffer's, not the host's). */
+static inline int64_t pni_rebuild_floats(int64_t max_channels) {
+  return max_channels > PNI_REBUILD_FLOATS ? max_channels : PNI_REBUILD_FLOATS;
+}
 static inline int32_t pni_inner_slot(const pni_net_block *nb, int32_t u) {
   return nb->units - 2 - u;
 }

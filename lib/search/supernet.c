@@ -248,7 +248,7 @@ pnas_status pni_supernet_create(pnas_context *ctx, const pnas_space *space,
   a->wt = pni_alloc_floats(ctx, p.pw_weight_floats);
   a->bn_grad_scratch = pni_alloc_floats(ctx, 2 * p.max_channels);
   a->dw_grad = pni_alloc_floats(ctx, p.dw_grad_floats);
-  a->rebuild = pni_alloc_floats(ctx, PNI_REBUILD_FLOATS);
+  a->rebuild = pni_alloc_floats(ctx, pni_rebuild_floats(p.max_channels));
   sn->stats_backup = pni_alloc_floats(ctx, sn->stats_count);
   sn->pooled = pni_alloc_floats(ctx, (int64_t)sn->max_batch * sn->features);
   sn->logits = pni_alloc_floats(ctx, (int64_t)sn->max_batch * sn->classes);
