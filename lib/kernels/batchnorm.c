@@ -90,49 +90,6 @@ PNI_HOT static void stats_rows(int64_t c, int64_t cb, int64_t r0, int64_t r1, co
   }
 }
 
-/* Sums of dy and dy * (x - mean) over rows [r0, r1) of one channel block,
- * grouped like stats_rows. Each group runs as two loops of four rows, the
- * first half's float sums kept in half_dy / half_dyx: the same expression
- * tree as one loop over eight rows, so the same bits, with half the row
- * pointers live (sixteen spill registers and halve the loop's speed). */
-PNI_HOT static void grad_sums_rows(int64_t c, int64_t cb, int64_t r0, int64_t r1, const float *x,
-                                   const float *dy, const float *mean, double *restrict sum_dy,
-                                   double *restrict sum_dyx) {
-  float half_dy[PNI_BN_BLOCK], half_dyx[PNI_BN_BLOCK];
-  for (int64_t j = 0; j < cb; j++) sum_dy[j] = sum_dyx[j] = 0.0;
-  int64_t r = r0;
-  for (; r + PNI_BN_GROUP <= r1; r += PNI_BN_GROUP) {
-    {
-      const float *x0 = x + r * c, *x1 = x0 + c, *x2 = x1 + c, *x3 = x2 + c;
-      const float *g0 = dy + r * c, *g1 = g0 + c, *g2 = g1 + c, *g3 = g2 + c;
-#pragma omp simd
-      for (int64_t j = 0; j < cb; j++) {
-        const float m = mean[j];
-        half_dy[j] = (g0[j] + g1[j]) + (g2[j] + g3[j]);
-        half_dyx[j] = (g0[j] * (x0[j] - m) + g1[j] * (x1[j] - m)) +
-                      (g2[j] * (x2[j] - m) + g3[j] * (x3[j] - m));
-      }
-    }
-    const float *x4 = x + (r + 4) * c, *x5 = x4 + c, *x6 = x5 + c, *x7 = x6 + c;
-    const float *g4 = dy + (r + 4) * c, *g5 = g4 + c, *g6 = g5 + c, *g7 = g6 + c;
-#pragma omp simd
-    for (int64_t j = 0; j < cb; j++) {
-      const float m = mean[j];
-      sum_dy[j] += (double)(half_dy[j] + ((g4[j] + g5[j]) + (g6[j] + g7[j])));
-      sum_dyx[j] += (double)(half_dyx[j] + ((g4[j] * (x4[j] - m) + g5[j] * (x5[j] - m)) +
-                                            (g6[j] * (x6[j] - m) + g7[j] * (x7[j] - m))));
-    }
-  }
-  for (; r < r1; r++) {
-    const float *x0 = x + r * c, *g0 = dy + r * c;
-#pragma omp simd
-    for (int64_t j = 0; j < cb; j++) {
-      sum_dy[j] += (double)g0[j];
-      sum_dyx[j] += (double)(g0[j] * (x0[j] - mean[j]));
-    }
-  }
-}
-
 /* The ReLU6 gradient mask of the training forward, recomputed from the BN
  * input: v is the same expression affine_rows_fused evaluates, so v lies in
  * (0, 6) exactly where the forward's ReLU6 output did and the masked
@@ -144,59 +101,80 @@ static inline __attribute__((always_inline)) float relu6_masked(float g, float x
   return v > 0.0f && v < 6.0f ? g : 0.0f;
 }
 
-/* grad_sums_rows of the ReLU6-masked gradient (see relu6_masked); scale
- * and shift are the forward's gamma * invstd and beta. Each group of
- * PNI_BN_GROUP rows runs as two loops over the channels, four rows each,
- * the first half's float sums kept in half_dy / half_dyx: the sums of
- * grad_sums_rows with the same expression tree (so the same bits), but
- * with eight row pointers live instead of sixteen, which keeps the loop
- * from spilling registers (it ran at half the streaming rate of the dx
- * pass before). */
-PNI_HOT static void grad_sums_rows_relu6(int64_t c, int64_t cb, int64_t r0, int64_t r1,
-                                         const float *x, const float *dy, const float *mean,
-                                         const float *scale, const float *shift,
-                                         double *restrict sum_dy, double *restrict sum_dyx) {
-  float half_dy[PNI_BN_BLOCK], half_dyx[PNI_BN_BLOCK];
+/* Float sums of h and h * (x - mean) over four rows (row stride c) of one
+ * channel block, where h is dy, or with relu6 the ReLU6-masked dy (scale
+ * and shift are the forward's gamma * invstd and beta; relu6 is a
+ * constant once inlined, and without it scale and shift are not read). */
+static inline __attribute__((always_inline)) void quad_sums(int relu6, int64_t c, int64_t cb,
+                                                            const float *x, const float *dy,
+                                                            const float *mean, const float *scale,
+                                                            const float *shift,
+                                                            float *restrict q_dy,
+                                                            float *restrict q_dyx) {
+  const float *x0 = x, *x1 = x0 + c, *x2 = x1 + c, *x3 = x2 + c;
+  const float *g0 = dy, *g1 = g0 + c, *g2 = g1 + c, *g3 = g2 + c;
+#pragma omp simd
+  for (int64_t j = 0; j < cb; j++) {
+    const float m = mean[j];
+    float h0 = g0[j], h1 = g1[j], h2 = g2[j], h3 = g3[j];
+    if (relu6) {
+      const float s = scale[j], b = shift[j];
+      h0 = relu6_masked(h0, x0[j], m, s, b);
+      h1 = relu6_masked(h1, x1[j], m, s, b);
+      h2 = relu6_masked(h2, x2[j], m, s, b);
+      h3 = relu6_masked(h3, x3[j], m, s, b);
+    }
+    q_dy[j] = (h0 + h1) + (h2 + h3);
+    q_dyx[j] = (h0 * (x0[j] - m) + h1 * (x1[j] - m)) + (h2 * (x2[j] - m) + h3 * (x3[j] - m));
+  }
+}
+
+/* Sums of h (as in quad_sums) and h * (x - mean) over rows [r0, r1) of one
+ * channel block, grouped like stats_rows: each group of PNI_BN_GROUP rows
+ * is two quad_sums added in float, then to the totals in double. One loop
+ * over all eight rows would hold sixteen row pointers and spill registers,
+ * at half the speed of the dx pass that reads the same two tensors. */
+static inline __attribute__((always_inline)) void grad_sums(int relu6, int64_t c, int64_t cb,
+                                                            int64_t r0, int64_t r1, const float *x,
+                                                            const float *dy, const float *mean,
+                                                            const float *scale, const float *shift,
+                                                            double *restrict sum_dy,
+                                                            double *restrict sum_dyx) {
+  float lo_dy[PNI_BN_BLOCK], lo_dyx[PNI_BN_BLOCK], hi_dy[PNI_BN_BLOCK], hi_dyx[PNI_BN_BLOCK];
   for (int64_t j = 0; j < cb; j++) sum_dy[j] = sum_dyx[j] = 0.0;
   int64_t r = r0;
   for (; r + PNI_BN_GROUP <= r1; r += PNI_BN_GROUP) {
-    {
-      const float *x0 = x + r * c, *x1 = x0 + c, *x2 = x1 + c, *x3 = x2 + c;
-      const float *g0 = dy + r * c, *g1 = g0 + c, *g2 = g1 + c, *g3 = g2 + c;
-#pragma omp simd
-      for (int64_t j = 0; j < cb; j++) {
-        const float m = mean[j], s = scale[j], b = shift[j];
-        const float h0 = relu6_masked(g0[j], x0[j], m, s, b),
-                    h1 = relu6_masked(g1[j], x1[j], m, s, b);
-        const float h2 = relu6_masked(g2[j], x2[j], m, s, b),
-                    h3 = relu6_masked(g3[j], x3[j], m, s, b);
-        half_dy[j] = (h0 + h1) + (h2 + h3);
-        half_dyx[j] = (h0 * (x0[j] - m) + h1 * (x1[j] - m)) + (h2 * (x2[j] - m) + h3 * (x3[j] - m));
-      }
-    }
-    const float *x4 = x + (r + 4) * c, *x5 = x4 + c, *x6 = x5 + c, *x7 = x6 + c;
-    const float *g4 = dy + (r + 4) * c, *g5 = g4 + c, *g6 = g5 + c, *g7 = g6 + c;
+    quad_sums(relu6, c, cb, x + r * c, dy + r * c, mean, scale, shift, lo_dy, lo_dyx);
+    quad_sums(relu6, c, cb, x + (r + 4) * c, dy + (r + 4) * c, mean, scale, shift, hi_dy, hi_dyx);
 #pragma omp simd
     for (int64_t j = 0; j < cb; j++) {
-      const float m = mean[j], s = scale[j], b = shift[j];
-      const float h4 = relu6_masked(g4[j], x4[j], m, s, b),
-                  h5 = relu6_masked(g5[j], x5[j], m, s, b);
-      const float h6 = relu6_masked(g6[j], x6[j], m, s, b),
-                  h7 = relu6_masked(g7[j], x7[j], m, s, b);
-      sum_dy[j] += (double)(half_dy[j] + ((h4 + h5) + (h6 + h7)));
-      sum_dyx[j] += (double)(half_dyx[j] + ((h4 * (x4[j] - m) + h5 * (x5[j] - m)) +
-                                            (h6 * (x6[j] - m) + h7 * (x7[j] - m))));
+      sum_dy[j] += (double)(lo_dy[j] + hi_dy[j]);
+      sum_dyx[j] += (double)(lo_dyx[j] + hi_dyx[j]);
     }
   }
   for (; r < r1; r++) {
     const float *x0 = x + r * c, *g0 = dy + r * c;
 #pragma omp simd
     for (int64_t j = 0; j < cb; j++) {
-      const float h0 = relu6_masked(g0[j], x0[j], mean[j], scale[j], shift[j]);
+      const float h0 =
+          relu6 ? relu6_masked(g0[j], x0[j], mean[j], scale[j], shift[j]) : g0[j];
       sum_dy[j] += (double)h0;
       sum_dyx[j] += (double)(h0 * (x0[j] - mean[j]));
     }
   }
+}
+
+PNI_HOT static void grad_sums_rows(int64_t c, int64_t cb, int64_t r0, int64_t r1, const float *x,
+                                   const float *dy, const float *mean, double *restrict sum_dy,
+                                   double *restrict sum_dyx) {
+  grad_sums(0, c, cb, r0, r1, x, dy, mean, NULL, NULL, sum_dy, sum_dyx);
+}
+
+PNI_HOT static void grad_sums_rows_relu6(int64_t c, int64_t cb, int64_t r0, int64_t r1,
+                                         const float *x, const float *dy, const float *mean,
+                                         const float *scale, const float *shift,
+                                         double *restrict sum_dy, double *restrict sum_dyx) {
+  grad_sums(1, c, cb, r0, r1, x, dy, mean, scale, shift, sum_dy, sum_dyx);
 }
 
 /* y = (x - mean) * scale + shift over rows [r0, r1) of one channel block

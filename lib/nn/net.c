@@ -129,17 +129,9 @@ pnas_status pni_net_create(pnas_context *ctx, const pnas_arch *arch,
   for (int32_t i = 0; i < net->block_count; i++) {
     pni_block_inner_floats(&net->blocks[i], net->max_batch, inner);
   }
-  for (int slot = 0; slot < PNI_INNER_SLOTS; slot++) {
-    if (inner[slot] == 0) continue;
-    net->inner[slot] = pni_alloc_floats(ctx, inner[slot]);
-    if (net->inner[slot] == NULL) goto fail;
-  }
+  if (!pni_inner_alloc(ctx, inner, net->inner)) goto fail;
   for (int32_t i = 0; i < net->block_count; i++) {
-    pni_net_block *b = &net->blocks[i];
-    for (int32_t u = 0; u < b->units; u++) {
-      float *shared = u + 1 < b->units ? net->inner[pni_inner_slot(b, u)] : NULL;
-      if (!pni_unit_alloc(ctx, &b->unit[u], shared)) goto fail;
-    }
+    if (!pni_block_alloc(ctx, &net->blocks[i], net->inner)) goto fail;
   }
   if (net->has_head && !pni_unit_alloc(ctx, &net->head, NULL)) goto fail;
   memset(a->grads, 0, sizeof(float) * (size_t)net->param_count);
@@ -168,7 +160,7 @@ void pni_net_destroy(pnas_net *net) {
     }
   }
   pni_unit_free(ctx, &net->head);
-  for (int slot = 0; slot < PNI_INNER_SLOTS; slot++) pni_aligned_free(ctx, net->inner[slot]);
+  pni_inner_free(ctx, net->inner);
   pni_arena *a = &net->arena;
   float *arrays[] = {
       a->rebuild,  a->params,    a->grads,   a->momenta,        a->stats,         a->saved,

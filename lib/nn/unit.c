@@ -112,6 +112,31 @@ void pni_block_share_inner(pni_net_block *nb, float *const shared[PNI_INNER_SLOT
   }
 }
 
+int pni_inner_alloc(pnas_context *ctx, const int64_t size[PNI_INNER_SLOTS],
+                    float *shared[PNI_INNER_SLOTS]) {
+  for (int slot = 0; slot < PNI_INNER_SLOTS; slot++) {
+    if (size[slot] == 0) continue;
+    shared[slot] = pni_alloc_floats(ctx, size[slot]);
+    if (shared[slot] == NULL) return 0;
+  }
+  return 1;
+}
+
+void pni_inner_free(pnas_context *ctx, float *shared[PNI_INNER_SLOTS]) {
+  for (int slot = 0; slot < PNI_INNER_SLOTS; slot++) {
+    pni_aligned_free(ctx, shared[slot]);
+    shared[slot] = NULL;
+  }
+}
+
+int pni_block_alloc(pnas_context *ctx, pni_net_block *nb, float *const shared[PNI_INNER_SLOTS]) {
+  for (int32_t u = 0; u < nb->units; u++) {
+    float *a = u + 1 < nb->units ? shared[pni_inner_slot(nb, u)] : NULL;
+    if (!pni_unit_alloc(ctx, &nb->unit[u], a)) return 0;
+  }
+  return 1;
+}
+
 void pni_unit_init(const pni_arena *arena, const pni_unit *u, pni_rng *rng) {
   const pni_conv_shape *s = &u->shape;
   const int64_t count =

@@ -140,6 +140,14 @@ static inline int32_t pni_inner_slot(const pni_net_block *nb, int32_t u) {
 void pni_block_inner_floats(const pni_net_block *nb, int32_t batch, int64_t size[PNI_INNER_SLOTS]);
 /* Points the block's inner units at the shared buffers. */
 void pni_block_share_inner(pni_net_block *nb, float *const shared[PNI_INNER_SLOTS]);
+/* Allocates shared[slot] of size[slot] floats for every non-empty slot
+ * (the others stay NULL); 0 when out of memory. */
+int pni_inner_alloc(pnas_context *ctx, const int64_t size[PNI_INNER_SLOTS],
+                    float *shared[PNI_INNER_SLOTS]);
+void pni_inner_free(pnas_context *ctx, float *shared[PNI_INNER_SLOTS]);
+/* pni_unit_alloc for every unit of the block, the inner ones on the
+ * shared buffers; 0 when out of memory. */
+int pni_block_alloc(pnas_context *ctx, pni_net_block *nb, float *const shared[PNI_INNER_SLOTS]);
 
 /* Block forward: returns the output (the input itself for identity; the
  * last unit's buffer, residual added in place, otherwise). */

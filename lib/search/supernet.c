@@ -119,12 +119,7 @@ static int allocate_inner_buffers(pnas_supernet *sn) {
       pni_block_inner_floats(&layer->cand[j].nb, sn->max_batch, size);
     }
   }
-  for (int slot = 0; slot < PNI_INNER_SLOTS; slot++) {
-    if (size[slot] == 0) continue;
-    sn->inner[slot] = pni_alloc_floats(sn->ctx, size[slot]);
-    if (sn->inner[slot] == NULL) return 0;
-  }
-  return 1;
+  return pni_inner_alloc(sn->ctx, size, sn->inner);
 }
 
 /* Allocates each layer's buffers (largest candidate per position: z at
@@ -263,11 +258,7 @@ pnas_status pni_supernet_create(pnas_context *ctx, const pnas_space *space,
   }
   if (!pni_unit_alloc(ctx, &sn->stem, NULL)) goto fail;
   if (!allocate_inner_buffers(sn)) goto fail;
-  for (int32_t u = 0; u < sn->first.units; u++) {
-    const int inner = u + 1 < sn->first.units;
-    float *shared = inner ? sn->inner[pni_inner_slot(&sn->first, u)] : NULL;
-    if (!pni_unit_alloc(ctx, &sn->first.unit[u], shared)) goto fail;
-  }
+  if (!pni_block_alloc(ctx, &sn->first, sn->inner)) goto fail;
   if (sn->has_head && !pni_unit_alloc(ctx, &sn->head, NULL)) goto fail;
   if (!allocate_layer_buffers(sn)) goto fail;
   memset(a->grads, 0, sizeof(float) * (size_t)sn->param_count);
@@ -300,7 +291,7 @@ void pni_supernet_destroy(pnas_supernet *sn) {
   }
   for (int pos = 0; pos < PNI_POSITIONS; pos++) pni_aligned_free(ctx, sn->scratch_z[pos]);
   pni_aligned_free(ctx, sn->scratch_a);
-  for (int slot = 0; slot < PNI_INNER_SLOTS; slot++) pni_aligned_free(ctx, sn->inner[slot]);
+  pni_inner_free(ctx, sn->inner);
   pni_arena *a = &sn->arena;
   float *arrays[] = {
       a->rebuild, a->params,   a->grads,           a->momenta,      a->stats,         a->saved,
