@@ -6,7 +6,8 @@
  * bytes with the right CRC, except for inputs whose size is a multiple of
  * 16, which are written as they are. A loaded supernet is exercised: its
  * accessors, a weight step, an arch step and pruning with the options and
- * prices it was loaded with, derivation, and save -> load -> save. */
+ * prices it was loaded with (REINFORCE only with at most 64 samples),
+ * derivation, and save -> load -> save. */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
