@@ -346,7 +346,10 @@ PNAS_API pnas_status pnas_context_set_rng_state(pnas_context *context, const uin
  * @brief Describes the library build and the context's settings.
  *
  * One `key: value` line each for the version, the BLIS version and
- * configuration, OpenMP, the thread count and the seed.
+ * configuration, OpenMP, the thread count and the seed. The BLIS line names
+ * the kernels BLIS runs and, when they were not BLIS's own choice, who chose
+ * them: `set by BLIS_ARCH_TYPE`, or `chosen by libpnas` on AMD CPUs that
+ * BLIS 0.9 does not know (docs/api-conventions.md, "Threads").
  * @param context The context.
  * @param out_text Receives a NUL-terminated string to be freed with
  *        pnas_free() (out); untouched on failure.

@@ -2,7 +2,6 @@
 #include "kernels/gemm.h"
 
 #include <blis.h>
-#include <stdio.h>
 
 /* Products smaller than this many multiply-adds run on one thread. */
 #define PNI_GEMM_SERIAL_MACS (1 << 18)
@@ -11,6 +10,7 @@ void pni_sgemm(int32_t threads, int trans_a, int trans_b, int64_t m, int64_t n, 
                float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                float beta, float *c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
+  pni_blis_choose_arch();
   /* Starting BLIS's thread team costs more than a small product saves, and
    * on a loaded machine a descheduled team member stalls the whole call. */
   if ((double)m * (double)n * (double)k < PNI_GEMM_SERIAL_MACS) threads = 1;
@@ -24,9 +24,4 @@ void pni_sgemm(int32_t threads, int trans_a, int trans_b, int64_t m, int64_t n, 
                trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k,
                &alpha, (float *)a, (inc_t)lda, 1, (float *)b, (inc_t)ldb, 1, &beta, c,
                (inc_t)ldc, 1, NULL, &rntm);
-}
-
-void pni_blis_describe(char *buf, size_t cap) {
-  snprintf(buf, cap, "%s (%s)", bli_info_get_version_str(),
-           bli_arch_string(bli_arch_query_id()));
 }

@@ -17,7 +17,30 @@ void pni_sgemm(int32_t threads, int trans_a, int trans_b, int64_t m, int64_t n, 
                float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                float beta, float *c, int64_t ldc);
 
-/* Writes "<BLIS version> (<sub-configuration>)" into buf. */
+/* What the CPU is, as far as choosing BLIS's kernels is concerned. */
+typedef struct pni_cpu_info {
+  int is_amd;        /* vendor "AuthenticAMD" */
+  unsigned family;   /* display family: base + extended when base is 0xf */
+  int has_avx2_fma;  /* AVX2 and FMA, with the OS saving the AVX state */
+} pni_cpu_info;
+
+/* Fills *out for the running CPU (all zero off x86-64). */
+void pni_cpu_query(pni_cpu_info *out);
+
+/* The BLIS sub-configuration (an arch_t value) that libpnas asks for on
+ * `cpu` with BLIS of major version blis_major, or -1 to leave BLIS's own
+ * choice. user_chose: BLIS_ARCH_TYPE is set, which always wins. Pure. */
+int pni_blis_arch_hint(const pni_cpu_info *cpu, int blis_major, int user_chose);
+
+/* Makes BLIS choose its kernels, with libpnas's hint where one applies
+ * (blis_arch.c explains when). Once per process, thread-safe; pni_sgemm
+ * calls it. */
+void pni_blis_choose_arch(void);
+
+/* Writes "<BLIS version> (<sub-configuration>[, why])" into buf. */
 void pni_blis_describe(char *buf, size_t cap);
+
+/* The name of the sub-configuration BLIS runs, such as "zen3". */
+const char *pni_blis_arch_name(void);
 
 #endif /* PNI_KERNELS_GEMM_H */

@@ -2,7 +2,11 @@
 /* pni_sgemm (BLIS) against a float64 reference for every transpose
  * combination, odd and tile-crossing sizes, padded strides, alpha/beta. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <blis.h>
 
 #include "check_main.h"
 #include "core/rng.h"
@@ -103,6 +107,78 @@ START_TEST(thread_counts_agree_bitwise_enough) {
 }
 END_TEST
 
+/* The hint rule, case by case: only AMD families that BLIS 0.9 cannot know,
+ * with AVX2 and FMA, and only when neither the user nor a newer BLIS has
+ * the say. */
+START_TEST(blis_arch_hint_cases) {
+  const pni_cpu_info zen5 = {.is_amd = 1, .family = 0x1a, .has_avx2_fma = 1};
+  const pni_cpu_info zen3 = {.is_amd = 1, .family = 0x19, .has_avx2_fma = 1};
+  const pni_cpu_info zen1 = {.is_amd = 1, .family = 0x17, .has_avx2_fma = 1};
+  const pni_cpu_info later = {.is_amd = 1, .family = 0x1d, .has_avx2_fma = 1};
+  const pni_cpu_info no_avx2 = {.is_amd = 1, .family = 0x1a, .has_avx2_fma = 0};
+  const pni_cpu_info intel = {.is_amd = 0, .family = 0x6, .has_avx2_fma = 1};
+  const pni_cpu_info intel_f = {.is_amd = 0, .family = 0x1a, .has_avx2_fma = 1};
+  ck_assert_int_eq(pni_blis_arch_hint(&zen5, 0, 0), (int)BLIS_ARCH_ZEN3);
+  ck_assert_int_eq(pni_blis_arch_hint(&later, 0, 0), (int)BLIS_ARCH_ZEN3);
+  ck_assert_int_eq(pni_blis_arch_hint(&zen5, 0, 1), -1);  /* BLIS_ARCH_TYPE set */
+  ck_assert_int_eq(pni_blis_arch_hint(&zen5, 1, 0), -1);  /* BLIS 1.x decides */
+  ck_assert_int_eq(pni_blis_arch_hint(&zen5, 2, 0), -1);
+  ck_assert_int_eq(pni_blis_arch_hint(&zen3, 0, 0), -1);  /* known to BLIS 0.9 */
+  ck_assert_int_eq(pni_blis_arch_hint(&zen1, 0, 0), -1);
+  ck_assert_int_eq(pni_blis_arch_hint(&no_avx2, 0, 0), -1);
+  ck_assert_int_eq(pni_blis_arch_hint(&intel, 0, 0), -1);
+  ck_assert_int_eq(pni_blis_arch_hint(&intel_f, 0, 0), -1);
+  ck_assert_int_eq(pni_blis_arch_hint(NULL, 0, 0), -1);
+}
+END_TEST
+
+static void one_product(void) {
+  const float a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8};
+  float c[4] = {0};
+  pni_sgemm(1, 0, 0, 2, 2, 2, 1.0f, a, 2, b, 2, 0.0f, c, 2);
+  ck_assert_float_eq(c[0], 19.0f);
+  ck_assert_float_eq(c[3], 50.0f);
+}
+
+/* On this machine, BLIS runs what the rule says, never its portable
+ * kernels where AVX2 and FMA are there, and the environment is left as it
+ * was found. */
+START_TEST(blis_runs_the_chosen_kernels) {
+  const char *user = getenv("BLIS_ARCH_TYPE");
+  if (user != NULL) return; /* the user's choice is the next test's */
+  one_product();
+  ck_assert_ptr_null(getenv("BLIS_ARCH_TYPE"));
+  pni_cpu_info cpu;
+  pni_cpu_query(&cpu);
+  const int hint = pni_blis_arch_hint(&cpu, atoi(bli_info_get_version_str()), 0);
+  char text[256];
+  pni_blis_describe(text, sizeof text);
+  ck_assert_ptr_nonnull(strstr(text, bli_info_get_version_str()));
+  if (hint >= 0) {
+    ck_assert_str_eq(pni_blis_arch_name(), bli_arch_string((arch_t)hint));
+    ck_assert_msg(strstr(text, "chosen by libpnas") != NULL, "%s", text);
+  }
+  if (cpu.has_avx2_fma) ck_assert_str_ne(pni_blis_arch_name(), "generic");
+}
+END_TEST
+
+/* BLIS_ARCH_TYPE set before the first product wins over libpnas's rule.
+ * Needs a fresh process (Check's default fork mode): BLIS chooses once. */
+START_TEST(blis_arch_type_wins) {
+  const char *fork_mode = getenv("CK_FORK");
+  if (fork_mode != NULL && strcmp(fork_mode, "no") == 0) return;
+  char value[16];
+  snprintf(value, sizeof value, "%d", (int)BLIS_ARCH_GENERIC);
+  ck_assert_int_eq(setenv("BLIS_ARCH_TYPE", value, 1), 0);
+  one_product();
+  ck_assert_str_eq(pni_blis_arch_name(), "generic");
+  char text[256];
+  pni_blis_describe(text, sizeof text);
+  ck_assert_msg(strstr(text, "generic, set by BLIS_ARCH_TYPE") != NULL, "%s", text);
+  ck_assert_str_eq(getenv("BLIS_ARCH_TYPE"), value);
+}
+END_TEST
+
 Suite *pnas_test_suite(void) {
   Suite *s = suite_create("gemm");
   TCase *tc = tcase_create("blis");
@@ -110,6 +186,9 @@ Suite *pnas_test_suite(void) {
   tcase_add_test(tc, all_transposes_and_shapes);
   tcase_add_test(tc, alpha_beta_and_threads);
   tcase_add_test(tc, thread_counts_agree_bitwise_enough);
+  tcase_add_test(tc, blis_arch_hint_cases);
+  tcase_add_test(tc, blis_runs_the_chosen_kernels);
+  tcase_add_test(tc, blis_arch_type_wins);
   suite_add_tcase(s, tc);
   return s;
 }
