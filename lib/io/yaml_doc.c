@@ -313,7 +313,7 @@ pnas_status pni_yaml_require_int32(pni_yaml *y, const yaml_node_t *map, const ch
                                    const char *key, int64_t lo, int64_t hi, int32_t *out) {
   char path[96];
   pni_yaml_path(path, sizeof path, parent, key);
-  yaml_node_t *node;
+  yaml_node_t *node = NULL;
   pnas_status st = pni_yaml_require(y, map, parent, key, &node);
   if (st != PNAS_OK) return st;
   int64_t v;
@@ -325,7 +325,7 @@ pnas_status pni_yaml_require_int32(pni_yaml *y, const yaml_node_t *map, const ch
 
 pnas_status pni_yaml_read_input(pni_yaml *y, const yaml_node_t *root, int32_t max_dim,
                                 int32_t *height, int32_t *width, int32_t *channels) {
-  yaml_node_t *node;
+  yaml_node_t *node = NULL;
   pnas_status st = pni_yaml_require(y, root, "", "input", &node);
   if (st != PNAS_OK) return st;
   if (node->type != YAML_SEQUENCE_NODE || pni_yaml_length(node) != 3) {
