@@ -514,6 +514,94 @@ START_TEST(dwconv_network_shapes) {
 }
 END_TEST
 
+/* The depthwise forward and dx promise more than closeness: every output
+ * is the float sum, from zero, of its products in tap order (ky, then kx,
+ * ascending; padding skipped), whichever code path computes it (row tiles,
+ * interior blocks, edge paths, channel tails). Float references in that
+ * order must match bit for bit. */
+static void check_dw_tap_order(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k,
+                               int64_t stride) {
+  pni_conv_shape s;
+  ck_assert_int_eq(pni_conv_shape_init(&s, n, h, w, c, c, k, stride, k / 2), 1);
+  const int64_t nx = x_count(&s), ny = y_count(&s), nw = w_count(&s, 1);
+  pni_rng r;
+  pni_rng_seed(&r, (uint64_t)(h * 1000 + w * 100 + c * 10 + k + stride));
+  float *x = new_floats(nx), *wt = new_floats(nw), *dy = new_floats(ny);
+  float *y = new_floats(ny), *dx = new_floats(nx), *want = new_floats(nx > ny ? nx : ny);
+  float *ws = new_floats((int64_t)pni_dwconv_grad_workspace_floats(&s) + 1);
+  fill(x, nx, &r);
+  fill(wt, nw, &r);
+  fill(dy, ny, &r);
+  for (int32_t threads = 1; threads <= 2; threads++) {
+    poison(y, ny);
+    poison(dx, nx);
+    pni_dwconv_forward(&s, threads, x, wt, y);
+    pni_dwconv_backward(&s, threads, x, wt, dy, dx, NULL, ws);
+    for (int64_t i = 0; i < ny; i++) {
+      const int64_t ch = i % c, ox = i / c % s.out_w, oy = i / c / s.out_w % s.out_h;
+      const int64_t b = i / c / s.out_w / s.out_h;
+      float a = 0.0f;
+      for (int64_t ky = 0; ky < k; ky++) {
+        const int64_t iy = oy * stride - s.pad + ky;
+        for (int64_t kx = 0; kx < k && iy >= 0 && iy < h; kx++) {
+          const int64_t ix = ox * stride - s.pad + kx;
+          if (ix >= 0 && ix < w)
+            a += x[((b * h + iy) * w + ix) * c + ch] * wt[(ky * k + kx) * c + ch];
+        }
+      }
+      want[i] = a;
+    }
+    ck_assert_msg(memcmp(y, want, sizeof(float) * (size_t)ny) == 0,
+                  "y of %ldx%ld c=%ld k=%ld s=%ld is not the tap-order sum", (long)h, (long)w,
+                  (long)c, (long)k, (long)stride);
+    for (int64_t i = 0; i < nx; i++) {
+      const int64_t ch = i % c, ix = i / c % w, iy = i / c / w % h, b = i / c / w / h;
+      float a = 0.0f;
+      for (int64_t ky = 0; ky < k; ky++) {
+        const int64_t ty = iy + s.pad - ky;
+        if (ty < 0 || ty % stride != 0 || ty / stride >= s.out_h) continue;
+        for (int64_t kx = 0; kx < k; kx++) {
+          const int64_t tx = ix + s.pad - kx;
+          if (tx < 0 || tx % stride != 0 || tx / stride >= s.out_w) continue;
+          a += dy[((b * s.out_h + ty / stride) * s.out_w + tx / stride) * c + ch] *
+               wt[(ky * k + kx) * c + ch];
+        }
+      }
+      want[i] = a;
+    }
+    ck_assert_msg(memcmp(dx, want, sizeof(float) * (size_t)nx) == 0,
+                  "dx of %ldx%ld c=%ld k=%ld s=%ld is not the tap-order sum", (long)h, (long)w,
+                  (long)c, (long)k, (long)stride);
+  }
+  free(x);
+  free(wt);
+  free(dy);
+  free(y);
+  free(dx);
+  free(want);
+  free(ws);
+}
+
+START_TEST(dwconv_sums_in_tap_order) {
+  /* Widths below, at and above the row tile (7 outputs), a tile and a
+   * bit; channels with and without a vector tail; 7x7 maps with wide
+   * channels (the masked edge blocks at stride 2); maps narrower than k,
+   * where taps that reach no output are dropped. */
+  static const int64_t widths[] = {2, 5, 7, 9, 14, 16};
+  static const int64_t chans[] = {5, 16, 21};
+  for (int64_t k = 3; k <= 7; k += 2) {
+    for (int64_t stride = 1; stride <= 2; stride++) {
+      for (int64_t wi = 0; wi < COUNT(widths); wi++) {
+        for (int64_t ci = 0; ci < COUNT(chans); ci++)
+          check_dw_tap_order(2, 4, widths[wi], chans[ci], k, stride);
+      }
+      check_dw_tap_order(1, 7, 7, 264, k, stride);
+      check_dw_tap_order(1, 14, 14, 48, k, stride);
+    }
+  }
+}
+END_TEST
+
 Suite *pnas_test_suite(void) {
   Suite *s = suite_create("conv");
   TCase *tc = tcase_create("conv");
@@ -532,6 +620,7 @@ Suite *pnas_test_suite(void) {
   tcase_add_test(dw, dwconv_k5);
   tcase_add_test(dw, dwconv_k7);
   tcase_add_test(dw, dwconv_network_shapes);
+  tcase_add_test(dw, dwconv_sums_in_tap_order);
   suite_add_tcase(s, dw);
   return s;
 }
