@@ -514,11 +514,12 @@ START_TEST(dwconv_network_shapes) {
 }
 END_TEST
 
-/* The depthwise forward and dx promise more than closeness: every output
- * is the float sum, from zero, of its products in tap order (ky, then kx,
- * ascending; padding skipped), whichever code path computes it (row tiles,
- * interior blocks, edge paths, channel tails). Float references in that
- * order must match bit for bit. */
+/* The depthwise kernels promise more than closeness: every forward and dx
+ * output is the float sum, from zero, of its products in tap order (ky,
+ * then kx, ascending; padding skipped), and every dw the sum in the fixed
+ * order described below, whichever code path computes it (row tiles,
+ * interior blocks, edge paths, 8- or 16-lane vectors, channel tails).
+ * Float references in those orders must match bit for bit. */
 static void check_dw_tap_order(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k,
                                int64_t stride) {
   pni_conv_shape s;
@@ -527,7 +528,8 @@ static void check_dw_tap_order(int64_t n, int64_t h, int64_t w, int64_t c, int64
   pni_rng r;
   pni_rng_seed(&r, (uint64_t)(h * 1000 + w * 100 + c * 10 + k + stride));
   float *x = new_floats(nx), *wt = new_floats(nw), *dy = new_floats(ny);
-  float *y = new_floats(ny), *dx = new_floats(nx), *want = new_floats(nx > ny ? nx : ny);
+  float *y = new_floats(ny), *dx = new_floats(nx), *dw = new_floats(nw);
+  float *want = new_floats(nx > ny ? (nx > nw ? nx : nw) : (ny > nw ? ny : nw));
   float *ws = new_floats((int64_t)pni_dwconv_grad_workspace_floats(&s) + 1);
   fill(x, nx, &r);
   fill(wt, nw, &r);
@@ -536,7 +538,8 @@ static void check_dw_tap_order(int64_t n, int64_t h, int64_t w, int64_t c, int64
     poison(y, ny);
     poison(dx, nx);
     pni_dwconv_forward(&s, threads, x, wt, y);
-    pni_dwconv_backward(&s, threads, x, wt, dy, dx, NULL, ws);
+    poison(dw, nw);
+    pni_dwconv_backward(&s, threads, x, wt, dy, dx, dw, ws);
     for (int64_t i = 0; i < ny; i++) {
       const int64_t ch = i % c, ox = i / c % s.out_w, oy = i / c / s.out_w % s.out_h;
       const int64_t b = i / c / s.out_w / s.out_h;
@@ -572,12 +575,42 @@ static void check_dw_tap_order(int64_t n, int64_t h, int64_t w, int64_t c, int64
     ck_assert_msg(memcmp(dx, want, sizeof(float) * (size_t)nx) == 0,
                   "dx of %ldx%ld c=%ld k=%ld s=%ld is not the tap-order sum", (long)h, (long)w,
                   (long)c, (long)k, (long)stride);
+    /* dw: per fixed batch slice, per image and output row, the row's sum
+     * over ox ascending added to the slice's; the slices added in order. */
+    for (int64_t i = 0; i < nw; i++) {
+      const int64_t ch = i % c, kx = i / c % k, ky = i / c / k;
+      float total = 0.0f;
+      for (int64_t slice = 0; slice < PNI_DW_GRAD_CHUNKS; slice++) {
+        float part = 0.0f;
+        for (int64_t b = n * slice / PNI_DW_GRAD_CHUNKS; b < n * (slice + 1) / PNI_DW_GRAD_CHUNKS;
+             b++) {
+          for (int64_t oy = 0; oy < s.out_h; oy++) {
+            const int64_t iy = oy * stride - s.pad + ky;
+            if (iy < 0 || iy >= h) continue;
+            float row = 0.0f;
+            for (int64_t ox = 0; ox < s.out_w; ox++) {
+              const int64_t ix = ox * stride - s.pad + kx;
+              if (ix >= 0 && ix < w)
+                row += x[((b * h + iy) * w + ix) * c + ch] *
+                       dy[((b * s.out_h + oy) * s.out_w + ox) * c + ch];
+            }
+            part += row;
+          }
+        }
+        total = slice == 0 ? part : total + part;
+      }
+      want[i] = total;
+    }
+    ck_assert_msg(memcmp(dw, want, sizeof(float) * (size_t)nw) == 0,
+                  "dw of %ldx%ld c=%ld k=%ld s=%ld is not the sum in its fixed order", (long)h,
+                  (long)w, (long)c, (long)k, (long)stride);
   }
   free(x);
   free(wt);
   free(dy);
   free(y);
   free(dx);
+  free(dw);
   free(want);
   free(ws);
 }
@@ -588,12 +621,12 @@ START_TEST(dwconv_sums_in_tap_order) {
    * channels (the masked edge blocks at stride 2); maps narrower than k,
    * where taps that reach no output are dropped. */
   static const int64_t widths[] = {2, 5, 7, 9, 14, 16};
-  static const int64_t chans[] = {5, 16, 21};
+  static const int64_t chans[] = {5, 16, 21, 40};
   for (int64_t k = 3; k <= 7; k += 2) {
     for (int64_t stride = 1; stride <= 2; stride++) {
       for (int64_t wi = 0; wi < COUNT(widths); wi++) {
         for (int64_t ci = 0; ci < COUNT(chans); ci++)
-          check_dw_tap_order(2, 4, widths[wi], chans[ci], k, stride);
+          check_dw_tap_order(5, 4, widths[wi], chans[ci], k, stride);
       }
       check_dw_tap_order(1, 7, 7, 264, k, stride);
       check_dw_tap_order(1, 14, 14, 48, k, stride);
