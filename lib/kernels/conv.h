@@ -59,6 +59,12 @@ void pni_dwconv_forward(const pni_conv_shape *s, int32_t threads, const float *x
 void pni_dwconv_forward_bn(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
                            const float *gamma, const float *beta, const float *running_mean,
                            const float *running_var, float eps, int relu6, float *y);
+/* Whether the depthwise kernels may take their 512-bit paths on processors
+ * with AVX-512 (on by default; they give the same bits as the others).
+ * Returns the previous setting. For tests, which run both paths on one
+ * machine; not to be changed while a kernel runs. */
+int pni_dwconv_allow_avx512(int allow);
+
 /* Slices of the batch whose dw partial sums the depthwise backward adds up
  * in order. */
 #define PNI_DW_GRAD_CHUNKS 4

@@ -51,7 +51,26 @@ typedef float vec16 __attribute__((vector_size(2 * LANES * sizeof(float))));
  * the avx2 clone doubles the vector width and is picked at load time on
  * machines that have it. It gains nothing from FMA: ISO C mode does not
  * contract a * b + c, which keeps the rounding identical in every path. */
+static int avx512_allowed = 1; /* pni_dwconv_allow_avx512 */
+
+int pni_dwconv_allow_avx512(int allow) {
+  const int before = avx512_allowed;
+  avx512_allowed = allow != 0;
+  return before;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
 #define HOT __attribute__((target_clones("avx2", "default")))
+/* The 16-lane paths: separate functions chosen at run time (see
+ * tile_row_avx512); __builtin_cpu_supports also checks that the OS saves
+ * the 512-bit registers. */
+#define AVX512 __attribute__((target("avx512f")))
+#define HAS_AVX512() (avx512_allowed && __builtin_cpu_supports("avx512f"))
+#else
+#define HOT
+#define AVX512
+#define HAS_AVX512() 0
+#endif
 #define INLINE static inline __attribute__((always_inline))
 
 /* Below this many multiply-adds a kernel runs on the calling thread:
@@ -324,32 +343,33 @@ static int tile_group_size(const gather *g, int *dir) {
  * but not stored) of one channel vector c0, V being vec8 or float. Pixels
  * outside the source row are skipped, which is exactly the taps' lo/hi.
  * Constant G and DIR let the loops unroll and the sums live in registers. */
-#define DEFINE_TILE(NAME, V)                                                              \
-  INLINE void NAME(const gather *g, int64_t j0, int64_t c0, const int G, const int DIR) { \
-    const int64_t c = g->c, groups = g->ntaps / G;                                        \
-    V acc[JTILE];                                                                         \
-    _Pragma("GCC unroll 8") for (int u = 0; u < JTILE; u++) acc[u] = (V){0};              \
-    for (int64_t r = 0; r < groups; r++) {                                                \
-      const tap *t0 = g->taps + r * G;                                                    \
-      V wv[KMAX];                                                                         \
-      _Pragma("GCC unroll 8") for (int i = 0; i < G; i++) LOAD(wv[i], t0[i].w + c0);      \
-      /* q = 0 is the pixel of the group's lowest offset for output j0 */                 \
-      const int64_t base = (DIR > 0 ? t0->off : t0->off - (G - 1)) + j0;                  \
-      _Pragma("GCC unroll 16") for (int qq = 0; qq < JTILE + G - 1; qq++) {               \
-        const int q = DIR > 0 ? qq : JTILE + G - 2 - qq;                                  \
-        if (base + q < 0 || base + q >= g->src_w) continue;                               \
-        V xv;                                                                             \
-        LOAD(xv, t0->src + (base + q) * c + c0);                                          \
-        _Pragma("GCC unroll 8") for (int i = 0; i < G; i++) {                             \
-          /* tap i of output u reads pixel q = u + (the tap's rank by offset) */          \
-          const int u = q - (DIR > 0 ? i : G - 1 - i);                                    \
-          if (u >= 0 && u < JTILE) acc[u] += xv * wv[i];                                  \
-        }                                                                                 \
-      }                                                                                   \
-    }                                                                                     \
-    _Pragma("GCC unroll 8") for (int u = 0; u < JTILE; u++) {                             \
-      if (j0 + u < g->nj) STORE(g->dst + (j0 + u) * g->dst_step * c + c0, acc[u]);        \
-    }                                                                                     \
+#define DEFINE_TILE(NAME, V)                                                            \
+  INLINE void NAME(const gather *g, int64_t j0, int64_t c0, const int G, const int DIR, \
+                   const int STEP) {                                                    \
+    const int64_t c = g->c, groups = g->ntaps / G;                                      \
+    V acc[JTILE];                                                                       \
+    _Pragma("GCC unroll 8") for (int u = 0; u < JTILE; u++) acc[u] = (V){0};            \
+    for (int64_t r = 0; r < groups; r++) {                                              \
+      const tap *t0 = g->taps + r * G;                                                  \
+      V wv[KMAX];                                                                       \
+      _Pragma("GCC unroll 8") for (int i = 0; i < G; i++) LOAD(wv[i], t0[i].w + c0);    \
+      /* q = 0 is the pixel of the group's lowest offset for output j0 */               \
+      const int64_t base = (DIR > 0 ? t0->off : t0->off - (G - 1)) + j0 * STEP;         \
+      _Pragma("GCC unroll 24") for (int qq = 0; qq < STEP * (JTILE - 1) + G; qq++) {    \
+        const int q = DIR > 0 ? qq : STEP * (JTILE - 1) + G - 1 - qq;                   \
+        if (base + q < 0 || base + q >= g->src_w) continue;                             \
+        V xv;                                                                           \
+        LOAD(xv, t0->src + (base + q) * c + c0);                                        \
+        _Pragma("GCC unroll 8") for (int i = 0; i < G; i++) {                           \
+          /* tap i of output u reads pixel q = u * STEP + (the tap's rank by offset) */ \
+          const int d = q - (DIR > 0 ? i : G - 1 - i);                                  \
+          if (d >= 0 && d % STEP == 0 && d / STEP < JTILE) acc[d / STEP] += xv * wv[i]; \
+        }                                                                               \
+      }                                                                                 \
+    }                                                                                   \
+    _Pragma("GCC unroll 8") for (int u = 0; u < JTILE; u++) {                           \
+      if (j0 + u < g->nj) STORE(g->dst + (j0 + u) * g->dst_step * c + c0, acc[u]);      \
+    }                                                                                   \
   }
 DEFINE_TILE(tile_vector, vec8)
 DEFINE_TILE(tile_scalar, float)
@@ -359,75 +379,63 @@ DEFINE_TILE(tile_vector16, vec16)
 INLINE void tile_row(const gather *g, const int G, const int DIR) {
   const int64_t c = g->c, cv = c - c % LANES;
   for (int64_t j0 = 0; j0 < g->nj; j0 += JTILE) {
-    for (int64_t c0 = 0; c0 < cv; c0 += LANES) tile_vector(g, j0, c0, G, DIR);
-    for (int64_t ci = cv; ci < c; ci++) tile_scalar(g, j0, ci, G, DIR);
+    for (int64_t c0 = 0; c0 < cv; c0 += LANES) tile_vector(g, j0, c0, G, DIR, 1);
+    for (int64_t ci = cv; ci < c; ci++) tile_scalar(g, j0, ci, G, DIR, 1);
   }
 }
 
 /* The tiles of sixteen channels, one 512-bit register per sum, for
- * processors with AVX-512. Not a clone of tile_row: in the avx2 clone a
- * 16-lane sum takes two of the sixteen registers, and a tile of 7 sums and
- * 7 weights would spill. The channels are the same independent sums in the
- * same order, so the bits are those of tile_row. */
-__attribute__((target("avx512f"))) static void tile_row_avx512(const gather *g, int size, int dir) {
+ * processors with AVX-512, where step-2 gathers (the stride-2 forward)
+ * take tiles too. Not a clone of tile_row: in the avx2 clone a 16-lane sum
+ * takes two of the sixteen registers, and a tile of 7 sums and 7 weights
+ * would spill. The channels are the same independent sums in the same
+ * order, so the bits are those of tile_row and of the gathers.
+ * tile_row16 is inlined only into tile_row_avx512. */
+INLINE void tile_row16(const gather *g, const int G, const int DIR, const int STEP) {
   const int64_t c = g->c, cv16 = c - c % (2 * LANES), cv = c - c % LANES;
-#define TILE16_CASE(G)                              \
-  case G:                                           \
-  case -(G):                                        \
-    for (int64_t j0 = 0; j0 < g->nj; j0 += JTILE) { \
-      int64_t c0 = 0;                               \
-      for (; c0 < cv16; c0 += 2 * LANES) {          \
-        if (dir > 0) {                              \
-          tile_vector16(g, j0, c0, G, 1);           \
-        } else {                                    \
-          tile_vector16(g, j0, c0, G, -1);          \
-        }                                           \
-      }                                             \
-      for (; c0 < cv; c0 += LANES) {                \
-        if (dir > 0) {                              \
-          tile_vector(g, j0, c0, G, 1);             \
-        } else {                                    \
-          tile_vector(g, j0, c0, G, -1);            \
-        }                                           \
-      }                                             \
-      for (int64_t ci = cv; ci < c; ci++) {         \
-        if (dir > 0) {                              \
-          tile_scalar(g, j0, ci, G, 1);             \
-        } else {                                    \
-          tile_scalar(g, j0, ci, G, -1);            \
-        }                                           \
-      }                                             \
-    }                                               \
+  for (int64_t j0 = 0; j0 < g->nj; j0 += JTILE) {
+    int64_t c0 = 0;
+    for (; c0 < cv16; c0 += 2 * LANES) tile_vector16(g, j0, c0, G, DIR, STEP);
+    for (; c0 < cv; c0 += LANES) tile_vector(g, j0, c0, G, DIR, STEP);
+    for (int64_t ci = cv; ci < c; ci++) tile_scalar(g, j0, ci, G, DIR, STEP);
+  }
+}
+
+AVX512 static void tile_row_avx512(const gather *g, int size, int dir) {
+  switch ((g->step == 2 ? 10 : 0) + size * dir) {
+#define TILE16_CASE(G)       \
+  case G:                    \
+    tile_row16(g, G, 1, 1);  \
+    return;                  \
+  case -(G):                 \
+    tile_row16(g, G, -1, 1); \
+    return;                  \
+  case 10 + (G):             \
+    tile_row16(g, G, 1, 2);  \
     return;
-  switch (size * dir) {
     TILE16_CASE(3)
     TILE16_CASE(4)
     TILE16_CASE(5)
     TILE16_CASE(6)
     TILE16_CASE(7)
+#undef TILE16_CASE
     default:
       return;
   }
-#undef TILE16_CASE
-}
-
-static int has_avx512(void) {
-  /* Also checks that the OS saves the 512-bit state. */
-  return __builtin_cpu_supports("avx512f");
 }
 
 /* Runs g as row tiles when its taps allow; returns 0 when they do not.
  * Groups of one or two taps lose to the gathers above, and so do step-2
- * tiles (measured: stride-2 forward tiles 0.7x at k = 3, 1.05x at k = 7),
- * so those keep the gathers. */
+ * tiles eight lanes wide (measured: 0.7x at k = 3, 1.05x at k = 7), so
+ * those keep the gathers. */
 INLINE int gather_row_tiled(const gather *g) {
   int dir;
-  const int size = g->step == 1 && g->ntaps > 0 ? tile_group_size(g, &dir) : 0;
-  if (size >= 3 && has_avx512()) {
+  const int size = g->step <= 2 && g->ntaps > 0 ? tile_group_size(g, &dir) : 0;
+  if (size >= 3 && (g->step == 1 || dir > 0) && HAS_AVX512()) {
     tile_row_avx512(g, size, dir);
     return 1;
   }
-  switch (size < 3 ? 0 : size * dir) {
+  switch (size < 3 || g->step != 1 ? 0 : size * dir) {
 #define TILE_CASE(G)    \
   case G:               \
     tile_row(g, G, 1);  \
@@ -664,16 +672,14 @@ INLINE void weight_grad_row_body(const pni_conv_shape *s, const float *image, co
 
 /* The 512-bit version: as with the tiles, not a clone, since in the avx2
  * clone the 16-lane sums would spill. Same sums, same order, same bits. */
-__attribute__((target("avx512f"))) static void weight_grad_row_avx512(const pni_conv_shape *s,
-                                                                      const float *image,
-                                                                      const float *dyrow,
-                                                                      int64_t oy, float *dw) {
+AVX512 static void weight_grad_row_avx512(const pni_conv_shape *s, const float *image,
+                                          const float *dyrow, int64_t oy, float *dw) {
   weight_grad_row_body(s, image, dyrow, oy, dw, 1);
 }
 
 HOT static void weight_grad_row(const pni_conv_shape *s, const float *image, const float *dyrow,
                                 int64_t oy, float *dw) {
-  if (has_avx512()) {
+  if (HAS_AVX512()) {
     weight_grad_row_avx512(s, image, dyrow, oy, dw);
   } else {
     weight_grad_row_body(s, image, dyrow, oy, dw, 0);

@@ -622,15 +622,21 @@ START_TEST(dwconv_sums_in_tap_order) {
    * where taps that reach no output are dropped. */
   static const int64_t widths[] = {2, 5, 7, 9, 14, 16};
   static const int64_t chans[] = {5, 16, 21, 40};
-  for (int64_t k = 3; k <= 7; k += 2) {
-    for (int64_t stride = 1; stride <= 2; stride++) {
-      for (int64_t wi = 0; wi < COUNT(widths); wi++) {
-        for (int64_t ci = 0; ci < COUNT(chans); ci++)
-          check_dw_tap_order(5, 4, widths[wi], chans[ci], k, stride);
+  /* Both with and without the 512-bit paths (the same where the processor
+   * has no AVX-512). */
+  for (int allow = 1; allow >= 0; allow--) {
+    const int before = pni_dwconv_allow_avx512(allow);
+    for (int64_t k = 3; k <= 7; k += 2) {
+      for (int64_t stride = 1; stride <= 2; stride++) {
+        for (int64_t wi = 0; wi < COUNT(widths); wi++) {
+          for (int64_t ci = 0; ci < COUNT(chans); ci++)
+            check_dw_tap_order(5, 4, widths[wi], chans[ci], k, stride);
+        }
+        check_dw_tap_order(1, 7, 7, 264, k, stride);
+        check_dw_tap_order(1, 14, 14, 48, k, stride);
       }
-      check_dw_tap_order(1, 7, 7, 264, k, stride);
-      check_dw_tap_order(1, 14, 14, 48, k, stride);
     }
+    pni_dwconv_allow_avx512(before);
   }
 }
 END_TEST
