@@ -222,7 +222,7 @@ def section_kernels(a, res):
 
 BLIS_KIND = "GEMM (BLIS: 1x1 convolutions, stem, classifier)"
 KINDS = [  # (kind, symbol pattern); the first match wins; BLIS is matched by its library
-    ("depthwise convolution", r"gather|forward_row|backward_data_row|weight_grad|dwconv"),
+    ("depthwise convolution", r"gather|tile_row|tile_group|forward_row|backward_data_row|weight_grad|dwconv"),
     ("batch norm + ReLU6", r"stats_rows|affine_rows|grad_sums_rows|bn_dx_rows|bn_|relu6"),
     ("stem im2col", r"im2col|col2im"),
     ("residual add, pool, classifier", r"add_range|avgpool|linear|xent|column_sums"),
