@@ -51,18 +51,10 @@ typedef float vec16 __attribute__((vector_size(2 * LANES * sizeof(float))));
  * the avx2 clone doubles the vector width and is picked at load time on
  * machines that have it. It gains nothing from FMA: ISO C mode does not
  * contract a * b + c, which keeps the rounding identical in every path. */
-static int avx512_allowed = 1; /* pni_dwconv_allow_avx512 */
-
-int pni_dwconv_allow_avx512(int allow) {
-  const int before = avx512_allowed;
-  avx512_allowed = allow != 0;
-  return before;
-}
-
 #if defined(__GNUC__) && defined(__x86_64__)
 #define HOT __attribute__((target_clones("avx2", "default")))
 /* The 16-lane paths: separate functions chosen at run time (see
- * tile_row_avx512); __builtin_cpu_supports also checks that the OS saves
+ * tile_rows_avx512); __builtin_cpu_supports also checks that the OS saves
  * the 512-bit registers. */
 #define AVX512 __attribute__((target("avx512f")))
 #define HAS_AVX512() (avx512_allowed && __builtin_cpu_supports("avx512f"))
@@ -72,6 +64,14 @@ int pni_dwconv_allow_avx512(int allow) {
 #define HAS_AVX512() 0
 #endif
 #define INLINE static inline __attribute__((always_inline))
+
+static int avx512_allowed = 1; /* pni_dwconv_allow_avx512 */
+
+int pni_dwconv_allow_avx512(int allow) {
+  const int before = avx512_allowed;
+  avx512_allowed = allow != 0;
+  return before;
+}
 
 /* Below this many multiply-adds a kernel runs on the calling thread:
  * waking a team costs more than it saves, and far more when the machine is
@@ -340,7 +340,7 @@ static int tile_group_size(const gather *g, int *dir) {
 }
 
 /* One tile (outputs j0 .. j0 + JTILE - 1; those at nj or beyond are summed
- * but not stored) of one channel vector c0, V being vec8 or float. Pixels
+ * but not stored) of one channel vector c0, V being vec8, vec16 or float. Pixels
  * outside the source row are skipped, which is exactly the taps' lo/hi.
  * Constant G and DIR let the loops unroll and the sums live in registers. */
 #define DEFINE_TILE(NAME, V)                                                            \
@@ -376,23 +376,10 @@ DEFINE_TILE(tile_scalar, float)
 DEFINE_TILE(tile_vector16, vec16)
 #undef DEFINE_TILE
 
-INLINE void tile_row(const gather *g, const int G, const int DIR) {
-  const int64_t c = g->c, cv = c - c % LANES;
-  for (int64_t j0 = 0; j0 < g->nj; j0 += JTILE) {
-    for (int64_t c0 = 0; c0 < cv; c0 += LANES) tile_vector(g, j0, c0, G, DIR, 1);
-    for (int64_t ci = cv; ci < c; ci++) tile_scalar(g, j0, ci, G, DIR, 1);
-  }
-}
-
-/* The tiles of sixteen channels, one 512-bit register per sum, for
- * processors with AVX-512, where step-2 gathers (the stride-2 forward)
- * take tiles too. Not a clone of tile_row: in the avx2 clone a 16-lane sum
- * takes two of the sixteen registers, and a tile of 7 sums and 7 weights
- * would spill. The channels are the same independent sums in the same
- * order, so the bits are those of tile_row and of the gathers.
- * tile_row16 is inlined only into tile_row_avx512. */
-INLINE void tile_row16(const gather *g, const int G, const int DIR, const int STEP) {
-  const int64_t c = g->c, cv16 = c - c % (2 * LANES), cv = c - c % LANES;
+/* Every tile of g's row, channel vectors first: sixteen lanes when WIDE
+ * (only inside tile_rows_avx512), then eight, then the scalar tail. */
+INLINE void tile_row(const gather *g, const int G, const int DIR, const int STEP, const int WIDE) {
+  const int64_t c = g->c, cv16 = WIDE ? c - c % (2 * LANES) : 0, cv = c - c % LANES;
   for (int64_t j0 = 0; j0 < g->nj; j0 += JTILE) {
     int64_t c0 = 0;
     for (; c0 < cv16; c0 += 2 * LANES) tile_vector16(g, j0, c0, G, DIR, STEP);
@@ -401,48 +388,23 @@ INLINE void tile_row16(const gather *g, const int G, const int DIR, const int ST
   }
 }
 
-AVX512 static void tile_row_avx512(const gather *g, int size, int dir) {
-  switch ((g->step == 2 ? 10 : 0) + size * dir) {
-#define TILE16_CASE(G)       \
-  case G:                    \
-    tile_row16(g, G, 1, 1);  \
-    return;                  \
-  case -(G):                 \
-    tile_row16(g, G, -1, 1); \
-    return;                  \
-  case 10 + (G):             \
-    tile_row16(g, G, 1, 2);  \
-    return;
-    TILE16_CASE(3)
-    TILE16_CASE(4)
-    TILE16_CASE(5)
-    TILE16_CASE(6)
-    TILE16_CASE(7)
-#undef TILE16_CASE
-    default:
-      return;
-  }
-}
-
-/* Runs g as row tiles when its taps allow; returns 0 when they do not.
- * Groups of one or two taps lose to the gathers above, and so do step-2
- * tiles eight lanes wide (measured: 0.7x at k = 3, 1.05x at k = 7), so
- * those keep the gathers. */
-INLINE int gather_row_tiled(const gather *g) {
-  int dir;
-  const int size = g->step <= 2 && g->ntaps > 0 ? tile_group_size(g, &dir) : 0;
-  if (size >= 3 && (g->step == 1 || dir > 0) && HAS_AVX512()) {
-    tile_row_avx512(g, size, dir);
-    return 1;
-  }
-  switch (size < 3 || g->step != 1 ? 0 : size * dir) {
-#define TILE_CASE(G)    \
-  case G:               \
-    tile_row(g, G, 1);  \
-    return 1;           \
-  case -(G):            \
-    tile_row(g, G, -1); \
-    return 1;
+/* tile_row with constant group size, direction and step, so that the tiles
+ * unroll; returns 0 for a shape it has no case for. Step-2 tiles only run
+ * sixteen lanes wide: eight lanes wide they lose to the gathers (measured:
+ * 0.7x at k = 3, 1.05x at k = 7), and so do groups of one or two taps. */
+INLINE int tile_rows(const gather *g, int size, int dir, const int WIDE) {
+  if (g->step == 2 && (dir < 0 || !WIDE)) return 0;
+  switch (20 * (g->step - 1) + size * dir) {
+#define TILE_CASE(G)                   \
+  case G:                              \
+    tile_row(g, G, 1, 1, WIDE);        \
+    return 1;                          \
+  case -(G):                           \
+    tile_row(g, G, -1, 1, WIDE);       \
+    return 1;                          \
+  case 20 + (G):                       \
+    if (WIDE) tile_row(g, G, 1, 2, 1); \
+    return WIDE;
     TILE_CASE(3)
     TILE_CASE(4)
     TILE_CASE(5)
@@ -452,6 +414,23 @@ INLINE int gather_row_tiled(const gather *g) {
     default:
       return 0;
   }
+}
+
+/* The tiles of sixteen channels, one 512-bit register per sum, for
+ * processors with AVX-512. Not a clone of the gathers: in the avx2 clone a
+ * 16-lane sum takes two of the sixteen registers, and a tile of 7 sums and
+ * 7 weights would spill. The channels are the same independent sums in the
+ * same order, so the bits are those of the 8-lane tiles and the gathers. */
+AVX512 static int tile_rows_avx512(const gather *g, int size, int dir) {
+  return tile_rows(g, size, dir, 1);
+}
+
+/* Runs g as row tiles when its taps allow; returns 0 when they do not. */
+INLINE int gather_row_tiled(const gather *g) {
+  int dir;
+  const int size = (g->step == 1 || g->step == 2) && g->ntaps > 0 ? tile_group_size(g, &dir) : 0;
+  if (size < 3) return 0;
+  return HAS_AVX512() ? tile_rows_avx512(g, size, dir) : tile_rows(g, size, dir, 0);
 }
 
 HOT static void gather_row(const gather *g) {
