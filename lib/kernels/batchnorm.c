@@ -105,12 +105,9 @@ static inline __attribute__((always_inline)) float relu6_masked(float g, float x
  * channel block, where h is dy, or with relu6 the ReLU6-masked dy (scale
  * and shift are the forward's gamma * invstd and beta; relu6 is a
  * constant once inlined, and without it scale and shift are not read). */
-static inline __attribute__((always_inline)) void quad_sums(int relu6, int64_t c, int64_t cb,
-                                                            const float *x, const float *dy,
-                                                            const float *mean, const float *scale,
-                                                            const float *shift,
-                                                            float *restrict q_dy,
-                                                            float *restrict q_dyx) {
+static inline __attribute__((always_inline)) void quad_sums(
+    int relu6, int64_t c, int64_t cb, const float *x, const float *dy, const float *mean,
+    const float *scale, const float *shift, float *restrict q_dy, float *restrict q_dyx) {
   const float *x0 = x, *x1 = x0 + c, *x2 = x1 + c, *x3 = x2 + c;
   const float *g0 = dy, *g1 = g0 + c, *g2 = g1 + c, *g3 = g2 + c;
 #pragma omp simd
@@ -152,14 +149,21 @@ static inline __attribute__((always_inline)) void grad_sums(int relu6, int64_t c
       sum_dyx[j] += (double)(lo_dyx[j] + hi_dyx[j]);
     }
   }
+  /* The last rows one at a time: the float terms go through lo_dy and
+   * lo_dyx, so that this loop too vectorises (computing them in the
+   * double loop leaves it scalar). */
   for (; r < r1; r++) {
     const float *x0 = x + r * c, *g0 = dy + r * c;
 #pragma omp simd
     for (int64_t j = 0; j < cb; j++) {
-      const float h0 =
-          relu6 ? relu6_masked(g0[j], x0[j], mean[j], scale[j], shift[j]) : g0[j];
-      sum_dy[j] += (double)h0;
-      sum_dyx[j] += (double)(h0 * (x0[j] - mean[j]));
+      const float h0 = relu6 ? relu6_masked(g0[j], x0[j], mean[j], scale[j], shift[j]) : g0[j];
+      lo_dy[j] = h0;
+      lo_dyx[j] = h0 * (x0[j] - mean[j]);
+    }
+#pragma omp simd
+    for (int64_t j = 0; j < cb; j++) {
+      sum_dy[j] += (double)lo_dy[j];
+      sum_dyx[j] += (double)lo_dyx[j];
     }
   }
 }
