@@ -331,10 +331,12 @@ static void bn_forward_train(int32_t threads, int64_t rows, int64_t c, const flo
         }
       }
     }
-    int64_t r0, r1;
-    my_rows(rows, &r0, &r1);
-    apply_saved_rows(r1 - r0, c, bw, x + r0 * c, gamma, beta, save_mean, save_invstd, relu6,
-                     y + r0 * c);
+    if (y != NULL) {
+      int64_t r0, r1;
+      my_rows(rows, &r0, &r1);
+      apply_saved_rows(r1 - r0, c, bw, x + r0 * c, gamma, beta, save_mean, save_invstd, relu6,
+                       y + r0 * c);
+    }
   }
 }
 

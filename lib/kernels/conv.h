@@ -95,4 +95,15 @@ void pni_dwconv_backward_rebuilt(const pni_conv_shape *s, int32_t threads,
                                  const struct pni_bn_source *x, const float *w, const float *dy,
                                  float *dx, float *dw, float *workspace);
 
+/* pni_dwconv_forward with the input given as a batch-norm output the
+ * producer's forward did not write (pni_bn_forward_train with y NULL):
+ * each image is rebuilt into the workspace (the one of
+ * pni_dwconv_backward_rebuilt, one image per thread, at most
+ * PNI_DW_GRAD_CHUNKS threads) and convolved while it is in cache, so the
+ * producer's output never makes the trip to memory and back; bitwise the
+ * result of pni_dwconv_forward on that output. */
+void pni_dwconv_forward_rebuilt(const pni_conv_shape *s, int32_t threads,
+                                const struct pni_bn_source *x, const float *w, float *y,
+                                float *workspace);
+
 #endif /* PNI_KERNELS_CONV_H */

@@ -17,6 +17,7 @@
  * the same bits for every thread count.
  *
  * k <= KMAX (conv.h allows 3, 5 and 7): the tap lists live on the stack. */
+#include <omp.h>
 #include <string.h>
 
 #include "kernels/conv.h"
@@ -667,12 +668,38 @@ HOT static void weight_grad_row(const pni_conv_shape *s, const float *image, con
 
 /* --- entry points -------------------------------------------------------- */
 
+/* The workspace: the partial sums of slices 1.., then one image per slice
+ * for the rebuilt backward (and one per thread for the rebuilt forward). */
+static size_t partial_floats(const pni_conv_shape *s) {
+  return (size_t)(PNI_DW_GRAD_CHUNKS - 1) * (size_t)(s->k * s->k * s->cin);
+}
+
 void pni_dwconv_forward(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
                         float *y) {
   const int64_t rows = s->n * s->out_h;
   const int32_t team = team_size(threads, macs(s));
 #pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
   for (int64_t r = 0; r < rows; r++) forward_row(s, x, w, y, r);
+}
+
+void pni_dwconv_forward_rebuilt(const pni_conv_shape *s, int32_t threads, const pni_bn_source *x,
+                                const float *w, float *y, float *workspace) {
+  const int64_t c = s->cin, pixels = s->h * s->w, out = s->out_h * s->out_w * s->cout;
+  int32_t team = team_size(threads, macs(s));
+  if (team > PNI_DW_GRAD_CHUNKS) team = PNI_DW_GRAD_CHUNKS; /* one image slot each */
+  pni_conv_shape one = *s;
+  one.n = 1;
+#pragma omp parallel num_threads(team) if (team > 1)
+  {
+    /* The images of the weight gradient's slices, which the forward does
+     * not use: one per thread. */
+    float *image = workspace + partial_floats(s) + (int64_t)omp_get_thread_num() * pixels * c;
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < s->n; n++) {
+      pni_bn_rebuild_rows(x, n * pixels, (n + 1) * pixels, image);
+      for (int64_t oy = 0; oy < s->out_h; oy++) forward_row(&one, image, w, y + n * out, oy);
+    }
+  }
 }
 
 /* Channels whose batch-norm scale the fused forward keeps on the stack;
@@ -717,12 +744,6 @@ void pni_dwconv_forward_bn(const pni_conv_shape *s, int32_t threads, const float
     forward_row(s, x, w, y, r);
     bn_row(pixels, c, running_mean, scale, beta, relu6, y + r * pixels * c);
   }
-}
-
-/* The workspace: the partial sums of slices 1.., then one image per slice
- * for pni_dwconv_backward_rebuilt. */
-static size_t partial_floats(const pni_conv_shape *s) {
-  return (size_t)(PNI_DW_GRAD_CHUNKS - 1) * (size_t)(s->k * s->k * s->cin);
 }
 
 size_t pni_dwconv_grad_workspace_floats(const pni_conv_shape *s) {

@@ -15,14 +15,17 @@
  * variance is left unchanged (one value says nothing about the spread;
  * PyTorch refuses this case); the running mean still moves. With rows == 0
  * only save_mean (0) and save_invstd (1/sqrt(eps)) are written.
- * Results are bitwise identical for any thread count. y may alias x. */
+ * Results are bitwise identical for any thread count. y may alias x. y
+ * NULL computes the statistics only: the output is left to be rebuilt by
+ * its reader (pni_bn_rebuild_rows). */
 void pni_bn_forward_train(int32_t threads, int64_t rows, int64_t c, const float *x,
                           const float *gamma, const float *beta, float eps, float momentum,
                           float *running_mean, float *running_var, float *y, float *save_mean,
                           float *save_invstd);
 
 /* pni_bn_forward_train followed by ReLU6 in the same pass over y: bitwise
- * the result of the two passes, with one pass over memory fewer. */
+ * the result of the two passes, with one pass over memory fewer. y may be
+ * NULL, as there. */
 void pni_bn_relu6_forward_train(int32_t threads, int64_t rows, int64_t c, const float *x,
                                 const float *gamma, const float *beta, float eps, float momentum,
                                 float *running_mean, float *running_var, float *y, float *save_mean,

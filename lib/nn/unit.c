@@ -195,16 +195,18 @@ static void unit_forward_eval(const pni_arena *arena, pni_unit *u, const float *
                             arena->bn_eps, u->relu, residual, u->a);
 }
 
-void pni_unit_forward(const pni_arena *arena, pni_unit *u, const float *x, int32_t batch,
-                      int training) {
-  if (!training) {
-    unit_forward_eval(arena, u, x, batch, NULL);
-    return;
-  }
+static pni_bn_source unit_output_source(const pni_arena *arena, const pni_unit *u);
+
+/* Training forward. producer NULL: x is the input. Else x is unused and
+ * the unit (depthwise) rebuilds its input image by image from the
+ * producer's z and statistics. write_output 0: only z and the statistics
+ * are computed, u->a is left for the consumer to rebuild. */
+static void unit_forward_train(const pni_arena *arena, pni_unit *u, const float *x, int32_t batch,
+                               const pni_unit *producer, int write_output) {
   const int32_t threads = arena->ctx->threads;
   const pni_conv_shape s = batch_shape(u, batch);
   const float *w = arena->params + u->weight;
-  u->x = x;
+  u->x = producer != NULL ? NULL : x;
   switch (u->kind) {
     case PNI_UNIT_FULL:
       pni_conv_forward(&s, threads, x, w, u->z, arena->col);
@@ -213,22 +215,44 @@ void pni_unit_forward(const pni_arena *arena, pni_unit *u, const float *x, int32
       pni_conv1x1_forward(threads, s.n * s.h * s.w, s.cin, s.cout, x, w, u->z);
       break;
     case PNI_UNIT_DW:
-      pni_dwconv_forward(&s, threads, x, w, u->z);
+      if (producer != NULL) {
+        const pni_bn_source in = unit_output_source(arena, producer);
+        pni_dwconv_forward_rebuilt(&s, threads, &in, w, u->z, arena->dw_grad);
+      } else {
+        pni_dwconv_forward(&s, threads, x, w, u->z);
+      }
       break;
   }
   const int64_t rows = s.n * s.out_h * s.out_w, c = s.cout;
   const float *gamma = arena->params + u->gamma, *beta = arena->params + u->beta;
   float *running_mean = arena->stats + u->stats, *running_var = running_mean + c;
   float *save_mean = arena->saved + u->saved, *save_invstd = save_mean + c;
+  float *a = write_output ? u->a : NULL;
   /* ReLU6 joins the normalisation's pass over the output. */
   if (u->relu) {
     pni_bn_relu6_forward_train(threads, rows, c, u->z, gamma, beta, arena->bn_eps,
-                               arena->bn_momentum, running_mean, running_var, u->a, save_mean,
+                               arena->bn_momentum, running_mean, running_var, a, save_mean,
                                save_invstd);
   } else {
     pni_bn_forward_train(threads, rows, c, u->z, gamma, beta, arena->bn_eps, arena->bn_momentum,
-                         running_mean, running_var, u->a, save_mean, save_invstd);
+                         running_mean, running_var, a, save_mean, save_invstd);
   }
+}
+
+void pni_unit_forward(const pni_arena *arena, pni_unit *u, const float *x, int32_t batch,
+                      int training) {
+  if (!training) {
+    unit_forward_eval(arena, u, x, batch, NULL);
+    return;
+  }
+  unit_forward_train(arena, u, x, batch, NULL, 1);
+}
+
+/* Whether unit u of nb reads its input rebuilt from unit u - 1 rather
+ * than from u - 1's output buffer: a depthwise unit after an inner unit,
+ * in the forward and in the backward alike. */
+static int rebuilds_input(const pni_net_block *nb, int32_t u) {
+  return u > 0 && nb->unit[u].kind == PNI_UNIT_DW && nb->unit[u - 1].a_shared;
 }
 
 /* The output of a unit as the forward computed it, for a rebuild. */
@@ -327,8 +351,12 @@ const float *pni_block_forward(const pni_arena *arena, pni_net_block *nb, const 
     nb->y = cur;
     return cur;
   }
+  /* An expansion's output goes to memory only to be read back by the
+   * depthwise unit: that unit rebuilds it image by image instead. */
   for (int32_t u = 0; u < nb->units; u++) {
-    pni_unit_forward(arena, &nb->unit[u], cur, batch, training);
+    const pni_unit *producer = rebuilds_input(nb, u) ? &nb->unit[u - 1] : NULL;
+    const int write_output = !(u + 1 < nb->units && rebuilds_input(nb, u + 1));
+    unit_forward_train(arena, &nb->unit[u], cur, batch, producer, write_output);
     cur = nb->unit[u].a;
   }
   if (nb->residual && nb->units > 0) {

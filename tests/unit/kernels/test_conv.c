@@ -211,9 +211,10 @@ static void expect_same_outputs(const pni_conv_shape *s, int depthwise, const ou
   expect_same_bits("dw", a->dw, b->dw, w_count(s, depthwise));
 }
 
-/* pni_dwconv_backward_rebuilt, fed the BN source of x (z = x here, random
- * scale and shift, half of the values clipped by ReLU6), gives the bits
- * of pni_dwconv_backward on the rebuilt x, with and without dx. */
+/* pni_dwconv_backward_rebuilt and pni_dwconv_forward_rebuilt, fed the BN
+ * source of x (z = x here, random scale and shift, half of the values
+ * clipped by ReLU6), give the bits of pni_dwconv_backward and
+ * pni_dwconv_forward on the rebuilt x, with and without dx. */
 static void check_dw_rebuilt(const pni_conv_shape *s, int32_t threads, const float *z,
                              const float *w, const float *dy, pni_rng *r) {
   const int64_t c = s->cin, nx = x_count(s), nw = w_count(s, 1);
@@ -238,8 +239,22 @@ static void check_dw_rebuilt(const pni_conv_shape *s, int32_t threads, const flo
   poison(dw_b, nw);
   pni_dwconv_backward_rebuilt(s, threads, &src, w, dy, NULL, dw_b, ws);
   expect_same_bits("rebuilt dw without dx", dw_a, dw_b, nw);
+  /* The forward from the same source: the bits of the forward on the
+   * rebuilt x, also with more threads than the workspace has image slots
+   * (they are capped). The workspace's last float is a guard. */
+  const int64_t ny = y_count(s), nws = (int64_t)pni_dwconv_grad_workspace_floats(s);
+  float *y_a = new_floats(ny), *y_b = new_floats(ny);
+  pni_dwconv_forward(s, threads, x, w, y_a);
+  const int32_t teams[] = {threads, PNI_DW_GRAD_CHUNKS + 3};
+  for (int t = 0; t < 2; t++) {
+    poison(y_b, ny);
+    ws[nws] = 12345.0f;
+    pni_dwconv_forward_rebuilt(s, teams[t], &src, w, y_b, ws);
+    expect_same_bits("rebuilt forward", y_a, y_b, ny);
+    ck_assert_float_eq(ws[nws], 12345.0f);
+  }
   free(gamma), free(beta), free(mean), free(invstd), free(x), free(ws);
-  free(dx_a), free(dx_b), free(dw_a), free(dw_b);
+  free(dx_a), free(dx_b), free(dw_a), free(dw_b), free(y_a), free(y_b);
 }
 
 static void check_conv(conv_kind kind, int64_t n, int64_t h, int64_t w, int64_t cin, int64_t cout,
