@@ -248,11 +248,17 @@ void pni_unit_forward(const pni_arena *arena, pni_unit *u, const float *x, int32
   unit_forward_train(arena, u, x, batch, NULL, 1);
 }
 
-/* Whether unit u of nb reads its input rebuilt from unit u - 1 rather
- * than from u - 1's output buffer: a depthwise unit after an inner unit,
- * in the forward and in the backward alike. */
-static int rebuilds_input(const pni_net_block *nb, int32_t u) {
-  return u > 0 && nb->unit[u].kind == PNI_UNIT_DW && nb->unit[u - 1].a_shared;
+/* The producer whose output unit u of nb reads rebuilt from its z rather
+ * than from its output buffer, or NULL. The backward rebuilds the input
+ * of every unit after an inner unit (for the weight gradient); the
+ * forward only a depthwise unit's, since the 1x1 product reads its input
+ * from memory either way. */
+static const pni_unit *rebuilt_producer(const pni_net_block *nb, int32_t u) {
+  return u > 0 && nb->unit[u - 1].a_shared ? &nb->unit[u - 1] : NULL;
+}
+
+static const pni_unit *forward_rebuilt_producer(const pni_net_block *nb, int32_t u) {
+  return nb->unit[u].kind == PNI_UNIT_DW ? rebuilt_producer(nb, u) : NULL;
 }
 
 /* The output of a unit as the forward computed it, for a rebuild. */
@@ -354,8 +360,8 @@ const float *pni_block_forward(const pni_arena *arena, pni_net_block *nb, const 
   /* An expansion's output goes to memory only to be read back by the
    * depthwise unit: that unit rebuilds it image by image instead. */
   for (int32_t u = 0; u < nb->units; u++) {
-    const pni_unit *producer = rebuilds_input(nb, u) ? &nb->unit[u - 1] : NULL;
-    const int write_output = !(u + 1 < nb->units && rebuilds_input(nb, u + 1));
+    const pni_unit *producer = forward_rebuilt_producer(nb, u);
+    const int write_output = !(u + 1 < nb->units && forward_rebuilt_producer(nb, u + 1) != NULL);
     unit_forward_train(arena, &nb->unit[u], cur, batch, producer, write_output);
     cur = nb->unit[u].a;
   }
@@ -373,7 +379,7 @@ void pni_block_backward(const pni_arena *arena, pni_net_block *nb, int32_t batch
   const int64_t out_floats = pni_unit_out_floats(&nb->unit[nb->units - 1], batch);
   if (nb->residual) memcpy(residual_copy, *cur, sizeof(float) * (size_t)out_floats);
   for (int32_t u = nb->units - 1; u >= 0; u--) {
-    const pni_unit *producer = u > 0 && nb->unit[u - 1].a_shared ? &nb->unit[u - 1] : NULL;
+    const pni_unit *producer = rebuilt_producer(nb, u);
     pni_unit_backward(arena, &nb->unit[u], batch, *cur, u == 0 && !dx_wanted ? NULL : *next,
                       weight_grads, producer);
     float *t = *cur;
