@@ -349,7 +349,9 @@ PNAS_API pnas_status pnas_context_set_rng_state(pnas_context *context, const uin
  * configuration, OpenMP, the thread count and the seed. The BLIS line names
  * the kernels BLIS runs and, when they were not BLIS's own choice, who chose
  * them: `set by BLIS_ARCH_TYPE`, or `chosen by libpnas` on AMD CPUs that
- * BLIS 0.9 does not know (docs/api-conventions.md, "Threads").
+ * BLIS 0.9 does not know (docs/api-conventions.md, "Threads"); and it ends
+ * with `+ libpnas's 512-bit microkernel ...` where libpnas's own kernel runs
+ * BLIS's larger products.
  * @param context The context.
  * @param out_text Receives a NUL-terminated string to be freed with
  *        pnas_free() (out); untouched on failure.

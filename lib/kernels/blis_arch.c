@@ -18,14 +18,14 @@
  *
  * If the host initialised this BLIS before libpnas's first product, BLIS has
  * chosen already and keeps its choice; pni_blis_describe tells which. */
+#include <blis.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <blis.h>
-
 #include "kernels/gemm.h"
+#include "kernels/gemm512.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
@@ -72,14 +72,15 @@ void pni_cpu_query(pni_cpu_info *out) {
   /* __builtin_cpu_supports also checks that the OS saves the AVX state. */
   __builtin_cpu_init();
   out->has_avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  out->has_avx512f = __builtin_cpu_supports("avx512f");
 #endif
 }
 
 static struct {
   pthread_once_t once;
-  int hinted;        /* the sub-configuration libpnas asked for, or -1 */
-  int user_chose;    /* BLIS_ARCH_TYPE was set by the user */
-  unsigned family;   /* for the description */
+  int hinted;      /* the sub-configuration libpnas asked for, or -1 */
+  int user_chose;  /* BLIS_ARCH_TYPE was set by the user */
+  unsigned family; /* for the description */
 } state = {PTHREAD_ONCE_INIT, -1, 0, 0};
 
 static int blis_major(void) {
@@ -128,6 +129,17 @@ void pni_blis_describe(char *buf, size_t cap) {
   } else {
     snprintf(buf, cap, "%s (%s)", version, bli_arch_string(id));
   }
+  const size_t used = strlen(buf);
+  if (pni_gemm512_active() && used < cap) {
+    snprintf(buf + used, cap - used,
+             " + libpnas's 512-bit microkernel (%dx%d) for the products it is faster on",
+             PNI_GEMM512_MR, PNI_GEMM512_NR);
+  }
+}
+
+int pni_blis_user_chose(void) {
+  pni_blis_choose_arch();
+  return state.user_chose;
 }
 
 const char *pni_blis_arch_name(void) {

@@ -14,14 +14,15 @@
  * k x n. ldc is C's row stride. threads >= 1 is passed to BLIS for this call
  * only; no global BLIS state is changed. */
 void pni_sgemm(int32_t threads, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-               float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
-               float beta, float *c, int64_t ldc);
+               float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+               float *c, int64_t ldc);
 
 /* What the CPU is, as far as choosing BLIS's kernels is concerned. */
 typedef struct pni_cpu_info {
-  int is_amd;        /* vendor "AuthenticAMD" */
-  unsigned family;   /* display family: base + extended when base is 0xf */
-  int has_avx2_fma;  /* AVX2 and FMA, with the OS saving the AVX state */
+  int is_amd;       /* vendor "AuthenticAMD" */
+  unsigned family;  /* display family: base + extended when base is 0xf */
+  int has_avx2_fma; /* AVX2 and FMA, with the OS saving the AVX state */
+  int has_avx512f;  /* AVX-512F, with the OS saving the AVX-512 state */
 } pni_cpu_info;
 
 /* Fills *out for the running CPU (all zero off x86-64). */
@@ -37,7 +38,12 @@ int pni_blis_arch_hint(const pni_cpu_info *cpu, int blis_major, int user_chose);
  * calls it. */
 void pni_blis_choose_arch(void);
 
-/* Writes "<BLIS version> (<sub-configuration>[, why])" into buf. */
+/* Whether BLIS_ARCH_TYPE was set when BLIS chose its kernels: then BLIS
+ * runs exactly what the user named, and libpnas adds nothing. */
+int pni_blis_user_chose(void);
+
+/* Writes "<BLIS version> (<sub-configuration>[, why])[ + libpnas's 512-bit
+ * microkernel ...]" into buf. */
 void pni_blis_describe(char *buf, size_t cap);
 
 /* The name of the sub-configuration BLIS runs, such as "zen3". */

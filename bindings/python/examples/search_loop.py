@@ -207,7 +207,7 @@ def main(argv=None):
         if args.out:
             arch.save_yaml(args.out)
         print("blocks: " + " ".join(names))
-        print("result: steps=%d E_start=%.3f E_end=%.3f derived_latency_ms=%.3f macs=%d "
+        print("result: steps=%d E_start=%.6f E_end=%.6f derived_latency_ms=%.3f macs=%d "
               "pruned=%d seconds=%.1f"
               % (args.steps, e_start, sn.expected_latency(), derived_ms, arch.info.macs, pruned,
                  time.monotonic() - t0))

@@ -54,7 +54,9 @@ class SearchLoopExample(unittest.TestCase):
             self.assertIsNotNone(m, r.stdout)
             e_start, e_end, derived = (float(v) for v in m.groups())
             self.assertGreater(e_start, 0)
-            self.assertNotEqual(e_start, e_end)      # two arch steps moved alpha
+            # Two arch steps move alpha by about the learning rate: E[LAT] moves
+            # in the fourth decimal, which the six printed ones resolve.
+            self.assertNotEqual(e_start, e_end)
             self.assertGreater(derived, 0)
             with support.context() as ctx:
                 arch = pnas.Arch.load_yaml(ctx, out)
