@@ -17,8 +17,8 @@
  * per step of k, so the loads stay below half the FMA rate. Measured with
  * bench-gemm on one Zen 5 thread (docs/performance.md): 200-230 GFLOP/s
  * on the supernet's larger 1x1 products against 120-130 for zen3. The
- * narrow products (n < 64, k < 16, m < 32) stay with BLIS's own kernels,
- * which are faster there.
+ * narrow products (m < 32, n < 64, k < 16, or a fifth of the last 32
+ * columns padding) stay with BLIS's own kernels, which are faster there.
  *
  * The context is BLIS 0.9's struct; the build enables this file's work
  * only when blis.h has that layout (PNI_BLIS_CNTX_V09, lib/meson.build) and
@@ -227,15 +227,13 @@ static void build_once(void) {
   state.built = 1;
 }
 
-void *pni_gemm512_context(int64_t m, int64_t n, int64_t k) {
-  pthread_once(&state.once, build_once);
-  if (!state.built || !state.allowed || !pni_gemm512_fits(m, n, k)) return NULL;
-  return &state.cntx;
-}
-
 int pni_gemm512_active(void) {
   pthread_once(&state.once, build_once);
   return state.built && state.allowed;
+}
+
+void *pni_gemm512_context(int64_t m, int64_t n, int64_t k) {
+  return pni_gemm512_active() && pni_gemm512_fits(m, n, k) ? &state.cntx : NULL;
 }
 
 int pni_gemm512_allow(int allow) {
