@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "kernels/elementwise.h"
+#include "kernels/gemm_bn.h"
 #include "kernels/norm.h"
 
 int64_t pni_plan_params(pni_planner *p, int64_t size, int bn_or_bias) {
@@ -164,8 +165,11 @@ static pni_conv_shape batch_shape(const pni_unit *u, int32_t batch) {
 
 /* Evaluation: the convolution writes straight into u->a and batch norm
  * (running statistics), ReLU6 and the residual follow in the same pass
- * (inside the depthwise kernel, one pass after a GEMM). The same bits as
- * the separate passes of training mode's structure; u->z is not touched. */
+ * (inside the depthwise kernel and, where they run, the 1x1 and stem
+ * kernels of gemm_bn.c; else one pass after the GEMM). The depthwise and
+ * the pass give the bits of training mode's separate passes; gemm_bn.c's
+ * kernels fix their own order of summation (the same as BLIS's main
+ * kernels). u->z is not touched. */
 static void unit_forward_eval(const pni_arena *arena, pni_unit *u, const float *x, int32_t batch,
                               const float *residual) {
   const int32_t threads = arena->ctx->threads;
@@ -178,6 +182,15 @@ static void unit_forward_eval(const pni_arena *arena, pni_unit *u, const float *
   if (u->kind == PNI_UNIT_DW && residual == NULL) {
     pni_dwconv_forward_bn(&s, threads, x, w, gamma, beta, running_mean, running_var, arena->bn_eps,
                           u->relu, u->a);
+    return;
+  }
+  const pni_bn_eval bn = {gamma, beta, running_mean, running_var, arena->bn_eps, u->relu, residual};
+  if (u->kind == PNI_UNIT_PW && pni_conv1x1_bn_fits(s.cin, s.cout)) {
+    pni_conv1x1_forward_bn(threads, rows, s.cin, s.cout, x, w, &bn, u->a);
+    return;
+  }
+  if (u->kind == PNI_UNIT_FULL && pni_conv_bn_fits(&s)) {
+    pni_conv_forward_bn(&s, threads, x, w, &bn, u->a);
     return;
   }
   switch (u->kind) {

@@ -12,6 +12,7 @@
 
 #include "check_main.h"
 #include "core/rng.h"
+#include "eval_fixture.h"
 #include "kernels/conv.h"
 #include "kernels/elementwise.h"
 #include "kernels/norm.h"
@@ -20,56 +21,14 @@
 
 static const float EPS = 1e-3f;
 
-static float *new_floats(int64_t n) {
-  float *p = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
-  ck_assert_ptr_nonnull(p);
-  return p;
-}
-
-/* Values in [lo, hi). */
-static void fill(float *x, int64_t n, double lo, double hi, pni_rng *r) {
-  for (int64_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * pni_rng_uniform(r));
-}
-
-/* Batch-norm parameters that push outputs past both ReLU6 edges. */
-typedef struct bn_params {
-  float *gamma, *beta, *mean, *var;
-} bn_params;
-
-static bn_params new_bn(int64_t c, pni_rng *r) {
-  bn_params p = {new_floats(c), new_floats(c), new_floats(c), new_floats(c)};
-  fill(p.gamma, c, -4.0, 4.0, r);
-  fill(p.beta, c, -3.0, 9.0, r);
-  fill(p.mean, c, -0.5, 0.5, r);
-  fill(p.var, c, 0.01, 2.0, r);
-  return p;
-}
-
-static void free_bn(bn_params *p) {
-  free(p->gamma);
-  free(p->beta);
-  free(p->mean);
-  free(p->var);
-}
-
-static void expect_same_bits(const char *what, const float *a, const float *b, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
-    if (memcmp(&a[i], &b[i], sizeof(float)) != 0) {
-      ck_abort_msg("%s[%ld]: fused %.9g, separate %.9g", what, (long)i, (double)a[i],
-                   (double)b[i]);
-    }
-  }
-}
-
 /* float64: relu6?((x - mean) * gamma / sqrt(var + eps) + beta) + residual. */
-static void expect_reference(const char *what, const float *got, const float *x,
-                             const bn_params *p, int relu6, const float *residual, int64_t rows,
-                             int64_t c) {
+static void expect_reference(const char *what, const float *got, const float *x, const eval_bn *p,
+                             int relu6, const float *residual, int64_t rows, int64_t c) {
   for (int64_t r = 0; r < rows; r++) {
     for (int64_t j = 0; j < c; j++) {
       const int64_t i = r * c + j;
-      double v = ((double)x[i] - p->mean[j]) * p->gamma[j] / sqrt((double)p->var[j] + EPS) +
-                 p->beta[j];
+      double v =
+          ((double)x[i] - p->mean[j]) * p->gamma[j] / sqrt((double)p->var[j] + EPS) + p->beta[j];
       if (relu6) v = v < 0.0 ? 0.0 : (v > 6.0 ? 6.0 : v);
       if (residual != NULL) v += residual[i];
       const double tol = 1e-5 * (fabs(v) + 1.0);
@@ -80,15 +39,15 @@ static void expect_reference(const char *what, const float *got, const float *x,
   }
 }
 
-static void check_bn_fused(int64_t rows, int64_t c, int relu6, int with_residual,
-                           int32_t threads) {
+static void check_bn_fused(int64_t rows, int64_t c, int relu6, int with_residual, int32_t threads) {
   pni_rng r;
   pni_rng_seed(&r, (uint64_t)(rows * 1000 + c * 10 + relu6 * 2 + with_residual));
   const int64_t n = rows * c;
-  float *x = new_floats(n), *res = new_floats(n), *fused = new_floats(n), *sep = new_floats(n);
-  fill(x, n, -3.0, 3.0, &r);
-  fill(res, n, -2.0, 2.0, &r);
-  bn_params p = new_bn(c, &r);
+  float *x = eval_new_floats(n), *res = eval_new_floats(n), *fused = eval_new_floats(n),
+        *sep = eval_new_floats(n);
+  eval_fill(x, n, -3.0, 3.0, &r);
+  eval_fill(res, n, -2.0, 2.0, &r);
+  eval_bn p = eval_new_bn(c, &r);
   const float *residual = with_residual ? res : NULL;
 
   pni_bn_forward_eval_fused(threads, rows, c, x, p.gamma, p.beta, p.mean, p.var, EPS, relu6,
@@ -96,16 +55,16 @@ static void check_bn_fused(int64_t rows, int64_t c, int relu6, int with_residual
   pni_bn_forward_eval(threads, rows, c, x, p.gamma, p.beta, p.mean, p.var, EPS, sep);
   if (relu6) pni_relu6_forward(threads, n, sep, sep);
   if (residual != NULL) pni_add(threads, n, sep, residual, sep);
-  expect_same_bits("bn fused vs separate", fused, sep, n);
+  eval_expect_same_bits("bn fused vs separate", fused, sep, n);
   expect_reference("bn fused", fused, x, &p, relu6, residual, rows, c);
 
   /* In place (y == x), as the units run it. */
   memcpy(sep, x, sizeof(float) * (size_t)n);
   pni_bn_forward_eval_fused(threads, rows, c, sep, p.gamma, p.beta, p.mean, p.var, EPS, relu6,
                             residual, sep);
-  expect_same_bits("bn fused in place", sep, fused, n);
+  eval_expect_same_bits("bn fused in place", sep, fused, n);
 
-  free_bn(&p);
+  eval_free_bn(&p);
   free(x);
   free(res);
   free(fused);
@@ -139,15 +98,15 @@ START_TEST(bn_fused_nan_passes_through) {
   pni_rng r;
   pni_rng_seed(&r, 5);
   float x[9], y[9];
-  fill(x, c, -1.0, 1.0, &r);
+  eval_fill(x, c, -1.0, 1.0, &r);
   x[4] = NAN;
-  bn_params p = new_bn(c, &r);
+  eval_bn p = eval_new_bn(c, &r);
   pni_bn_forward_eval_fused(1, 1, c, x, p.gamma, p.beta, p.mean, p.var, EPS, 1, NULL, y);
   ck_assert(isnan(y[4]));
   for (int64_t j = 0; j < c; j++) {
     if (j != 4) ck_assert(y[j] >= 0.0f && y[j] <= 6.0f);
   }
-  free_bn(&p);
+  eval_free_bn(&p);
 }
 END_TEST
 
@@ -158,21 +117,21 @@ static void check_dw_fused(int64_t n, int64_t h, int64_t w, int64_t c, int64_t k
   pni_rng r;
   pni_rng_seed(&r, (uint64_t)(n * 7 + h * 11 + w * 13 + c * 17 + k * 19 + stride));
   const int64_t xs = n * h * w * c, ys = n * s.out_h * s.out_w * c;
-  float *x = new_floats(xs), *wt = new_floats(k * k * c);
-  float *fused = new_floats(ys), *sep = new_floats(ys), *conv = new_floats(ys);
-  fill(x, xs, -1.0, 1.0, &r);
-  fill(wt, k * k * c, -0.5, 0.5, &r);
-  bn_params p = new_bn(c, &r);
+  float *x = eval_new_floats(xs), *wt = eval_new_floats(k * k * c);
+  float *fused = eval_new_floats(ys), *sep = eval_new_floats(ys), *conv = eval_new_floats(ys);
+  eval_fill(x, xs, -1.0, 1.0, &r);
+  eval_fill(wt, k * k * c, -0.5, 0.5, &r);
+  eval_bn p = eval_new_bn(c, &r);
 
   for (int64_t i = 0; i < ys; i++) fused[i] = 1e30f; /* every output must be written */
   pni_dwconv_forward_bn(&s, threads, x, wt, p.gamma, p.beta, p.mean, p.var, EPS, relu6, fused);
   pni_dwconv_forward(&s, threads, x, wt, conv);
   pni_bn_forward_eval(threads, ys / c, c, conv, p.gamma, p.beta, p.mean, p.var, EPS, sep);
   if (relu6) pni_relu6_forward(threads, ys, sep, sep);
-  expect_same_bits("dwconv+bn fused vs separate", fused, sep, ys);
+  eval_expect_same_bits("dwconv+bn fused vs separate", fused, sep, ys);
   expect_reference("dwconv+bn fused", fused, conv, &p, relu6, NULL, ys / c, c);
 
-  free_bn(&p);
+  eval_free_bn(&p);
   free(x);
   free(wt);
   free(fused);

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: MIT */
+/* Evaluation-mode 1x1 and stem convolutions with batch norm in the
+ * epilogue (gemm_bn.h).
+ *
+ * Why: in evaluation every convolution but the depthwise one ran as a BLIS
+ * product followed by a pass of batch norm, ReLU6 and the residual over
+ * its output. At the inference shapes of the Fashion-MNIST networks (50176
+ * rows of 8-24 channels at 28x28, 3136 rows of 40-256 at 7x7) BLIS packs
+ * the whole of A for a product of a few multiply-adds per element, runs
+ * its 256-bit kernels for the narrow ones, and the pass reads and writes
+ * the output again: 62% of a batch-64 inference of the searched network
+ * on one Zen 5 thread. Here a 12-row block of A is read where it lies (or,
+ * for the stem, gathered from the image into a buffer in L1), each panel
+ * of 32 output columns is computed in 24 zmm accumulators against the
+ * weights read where they lie (k x n floats at most 1 MiB, in L2), and
+ * batch norm is applied before the one store.
+ *
+ * The bits: each output is sum_p a[p] w[p] accumulated with one fused
+ * multiply-add per p in increasing p from zero, then affine_rows_fused's
+ * expression, (z - mean) * scale + shift with separate roundings (ISO C
+ * does not contract it), the same clamp and the same add. The order does
+ * not depend on the threads or the row block. It is also the order of
+ * BLIS's main kernels and of libpnas's own when k fits one pass of their
+ * reduction loop (k <= 256), so on most of the networks' products the
+ * separate passes give the same bits; BLIS's kernels for a few rows or odd
+ * widths, and its passes over k > 256, sum in other orders and differ by
+ * rounding. The suite gemm-bn checks both against a scalar reference of
+ * this order.
+ *
+ * Where: processors with AVX-512F of the family the kernels were measured
+ * on (Zen 5, where 512-bit FMAs run at full width); everywhere else the
+ * separate passes run. */
+#include "kernels/gemm_bn.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "kernels/gemm.h"
+#include "kernels/norm.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define GEMM_BN_BUILT 1
+#include <immintrin.h>
+#else
+#define GEMM_BN_BUILT 0
+#endif
+
+/* Rows per block, and columns per panel (two zmm). */
+#define MR 12
+#define NR 32
+
+/* Below this many multiply-adds a call runs on the calling thread, like
+ * pni_sgemm. */
+#define SERIAL_MACS ((int64_t)1 << 18)
+
+static struct {
+  pthread_once_t once;
+  int allowed; /* pni_gemm_bn_allow */
+  int supported;
+} state = {.once = PTHREAD_ONCE_INIT, .allowed = 1};
+
+static void query_once(void) {
+  pni_cpu_info cpu;
+  pni_cpu_query(&cpu);
+  /* As for gemm512.c: measured on Zen 5 only. Zen 4 splits 512-bit
+   * operations in two and Intel's AVX-512 parts lower their clock. */
+  state.supported = GEMM_BN_BUILT && cpu.is_amd && cpu.family >= 0x1a && cpu.has_avx512f;
+}
+
+int pni_gemm_bn_active(void) {
+  pthread_once(&state.once, query_once);
+  return state.supported && state.allowed;
+}
+
+int pni_gemm_bn_allow(int allow) {
+  const int before = state.allowed;
+  state.allowed = allow != 0;
+  return before;
+}
+
+int pni_conv1x1_bn_fits(int64_t k, int64_t n) {
+  return pni_gemm_bn_active() && k >= 1 && k <= PNI_GEMM_BN_KMAX && n >= 1 && n <= PNI_GEMM_BN_NMAX;
+}
+
+/* Floats per zero-padded input row of the stem kernel: the padded image
+ * row, or as far as the last row block of an output row reads (its unused
+ * rows read zeros), plus a vector of slack. */
+static int64_t padded_row_floats(const pni_conv_shape *s) {
+  const int64_t blocks_per_row = (s->out_w + 11) / 12;
+  const int64_t image = (s->w + 2 * s->pad) * s->cin;
+  const int64_t reach = ((blocks_per_row * 12 - 1) * s->stride + s->k) * s->cin;
+  return (image > reach ? image : reach) + 16;
+}
+
+int pni_conv_bn_fits(const pni_conv_shape *s) {
+  return s != NULL && pni_conv1x1_bn_fits(s->k * s->k * s->cin, s->cout) &&
+         s->k * padded_row_floats(s) <= PNI_GEMM_BN_PAD_FLOATS;
+}
+
+#if GEMM_BN_BUILT
+
+#define AVX512 __attribute__((target("avx512f")))
+#define INLINE static inline __attribute__((always_inline))
+
+_Static_assert(MR == 12, "the row block is 12 in padded_row_floats");
+
+/* The first `count` lanes of a vector (all for count >= 16, none for
+ * count <= 0). */
+INLINE __mmask16 first_lanes(int64_t count) {
+  if (count <= 0) return 0;
+  return count >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << count) - 1u);
+}
+
+/* Zeros in floats [0, count) of d. */
+AVX512 INLINE void zero_floats(float *d, int64_t count) {
+  for (int64_t c0 = 0; c0 < count; c0 += 16) {
+    _mm512_mask_storeu_ps(d + c0, first_lanes(count - c0), _mm512_setzero_ps());
+  }
+}
+
+/* The epilogue's per-column constants for columns [j0, j0 + 16): lanes
+ * past n hold zeros and are never stored. */
+typedef struct columns {
+  __m512 mean, scale, shift;
+  __mmask16 mask;
+} columns;
+
+AVX512 INLINE columns load_columns(const pni_bn_eval *bn, const float *scale, int64_t j0,
+                                   int64_t n) {
+  const __mmask16 m = first_lanes(n - j0);
+  return (columns){_mm512_maskz_loadu_ps(m, bn->running_mean + j0),
+                   _mm512_maskz_loadu_ps(m, scale + j0), _mm512_maskz_loadu_ps(m, bn->beta + j0),
+                   m};
+}
+
+/* affine_rows_fused on one vector: the same operations in the same order. */
+AVX512 INLINE __m512 epilogue(__m512 z, const columns *c, int relu6, const float *residual) {
+  __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(z, c->mean), c->scale), c->shift);
+  if (relu6) {
+    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    /* v < 0 ? 0 : (v > 6 ? 6 : v), NaN kept: ordered compares are false
+     * for NaN, and -0 is not below 0. */
+    const __mmask16 above = _mm512_cmp_ps_mask(v, six, _CMP_GT_OQ);
+    v = _mm512_mask_blend_ps(above, v, six);
+    const __mmask16 below = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
+    v = _mm512_mask_blend_ps(below, v, zero);
+  }
+  if (residual != NULL) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(c->mask, residual));
+  return v;
+}
+
+/* One row block's A: element (i, p) is a[i * lda + (off ? off[p] : p)].
+ * A 1x1 reads its rows where they lie (off NULL); the stem reads the
+ * zero-padded input rows through a table of its taps' offsets. */
+typedef struct block_a {
+  const float *a;
+  int64_t lda, k;
+  const int32_t *off;
+} block_a;
+
+/* Rows [0, valid) of one block, output columns [j0, j0 + 16 * nv) (the
+ * last vector masked at n), written to y from row r0 (row stride n); w's
+ * rows at stride n. nv and whether A has a table are constants where this
+ * is inlined, and the loops unroll to 12 * nv accumulators in registers. */
+AVX512 INLINE void panel(int nv, int indexed, const block_a *A, const float *w, int64_t n,
+                         int64_t j0, const pni_bn_eval *bn, const float *scale, int64_t r0,
+                         int64_t valid, float *y) {
+  const __mmask16 m0 = first_lanes(n - j0), m1 = first_lanes(n - j0 - 16);
+  const float *a = A->a;
+  const int64_t lda = A->lda, k = A->k;
+  __m512 acc[MR][2];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; i++) {
+    acc[i][0] = _mm512_setzero_ps();
+    acc[i][1] = _mm512_setzero_ps();
+  }
+  const float *wp = w + j0;
+  for (int64_t p = 0; p < k; p++, wp += n) {
+    const __m512 b0 = _mm512_maskz_loadu_ps(m0, wp);
+    const __m512 b1 = nv == 2 ? _mm512_maskz_loadu_ps(m1, wp + 16) : _mm512_setzero_ps();
+    const float *ap = a + (indexed ? A->off[p] : p);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++) {
+      const __m512 ai = _mm512_set1_ps(ap[i * lda]);
+      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+      if (nv == 2) acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+    }
+  }
+  const columns c0 = load_columns(bn, scale, j0, n);
+  const columns c1 = nv == 2 ? load_columns(bn, scale, j0 + 16, n) : c0;
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; i++) {
+    if (i >= valid) break;
+    const int64_t row = (r0 + i) * n + j0;
+    const float *res = bn->residual != NULL ? bn->residual + row : NULL;
+    _mm512_mask_storeu_ps(y + row, c0.mask, epilogue(acc[i][0], &c0, bn->relu6, res));
+    if (nv == 2) {
+      _mm512_mask_storeu_ps(y + row + 16, c1.mask,
+                            epilogue(acc[i][1], &c1, bn->relu6, res != NULL ? res + 16 : NULL));
+    }
+  }
+}
+
+#define PANEL(name, nv, indexed)                                                      \
+  AVX512 __attribute__((noinline)) static void name(                                  \
+      const block_a *A, const float *w, int64_t n, int64_t j0, const pni_bn_eval *bn, \
+      const float *scale, int64_t r0, int64_t valid, float *y) {                      \
+    panel(nv, indexed, A, w, n, j0, bn, scale, r0, valid, y);                         \
+  }
+PANEL(panel2, 2, 0)
+PANEL(panel1, 1, 0)
+PANEL(panel2_indexed, 2, 1)
+PANEL(panel1_indexed, 1, 1)
+
+/* Every panel of one row block, while its rows of A are in L1: panels of
+ * 32 columns, and one of 16 or fewer for the remainder. */
+AVX512 static void row_block(const block_a *A, const float *w, int64_t n, const pni_bn_eval *bn,
+                             const float *scale, int64_t r0, int64_t valid, float *y) {
+  for (int64_t j0 = 0; j0 < n; j0 += NR) {
+    const int two = n - j0 > 16;
+    if (A->off == NULL) {
+      (two ? panel2 : panel1)(A, w, n, j0, bn, scale, r0, valid, y);
+    } else {
+      (two ? panel2_indexed : panel1_indexed)(A, w, n, j0, bn, scale, r0, valid, y);
+    }
+  }
+}
+
+/* 1x1: row blocks [b0, b1) of x (rows x k). The last, partial block is
+ * copied to a buffer with zero rows after it, so nothing past x is read. */
+AVX512 static void blocks_1x1(const float *x, int64_t rows, int64_t k, int64_t b0, int64_t b1,
+                              const float *w, int64_t n, const pni_bn_eval *bn, const float *scale,
+                              float *y) {
+  float buf[MR * PNI_GEMM_BN_KMAX] __attribute__((aligned(64)));
+  for (int64_t b = b0; b < b1; b++) {
+    const int64_t r0 = b * MR, valid = rows - r0 < MR ? rows - r0 : MR;
+    block_a A = {x + r0 * k, k, k, NULL};
+    if (valid < MR) {
+      memcpy(buf, A.a, sizeof(float) * (size_t)(valid * k));
+      zero_floats(buf + valid * k, (MR - valid) * k);
+      A.a = buf;
+    }
+    row_block(&A, w, n, bn, scale, r0, valid, y);
+  }
+}
+
+/* The stem: output rows [q0, q1) (q = image * out_h + oy). For each, the k
+ * input rows under it are copied zero-padded into rows (row stride
+ * `stride`, zero where a row lies outside the image); then output pixel ox
+ * reads its tap (ky, kx, ci) at rows[ky * stride + (ox * s->stride + kx) *
+ * cin + ci]: row blocks of 12 pixels with row stride s->stride * cin and
+ * one offset table. */
+AVX512 static void rows_conv(const pni_conv_shape *s, const float *x, int64_t q0, int64_t q1,
+                             const float *w, const pni_bn_eval *bn, const float *scale, float *y) {
+  float rows[PNI_GEMM_BN_PAD_FLOATS] __attribute__((aligned(64)));
+  int32_t off[PNI_GEMM_BN_KMAX];
+  const int64_t k = s->k, cin = s->cin, stride = padded_row_floats(s);
+  const int64_t line = s->w * cin, left = s->pad * cin;
+  for (int64_t ky = 0, p = 0; ky < k; ky++) {
+    for (int64_t t = 0; t < k * cin; t++) off[p++] = (int32_t)(ky * stride + t);
+  }
+  const block_a base = {rows, s->stride * cin, k * k * cin, off};
+  for (int64_t q = q0; q < q1; q++) {
+    const int64_t image = q / s->out_h, oy = q % s->out_h;
+    for (int64_t ky = 0; ky < k; ky++) {
+      float *d = rows + ky * stride;
+      const int64_t iy = oy * s->stride - s->pad + ky;
+      if (iy < 0 || iy >= s->h) {
+        zero_floats(d, stride);
+        continue;
+      }
+      zero_floats(d, left);
+      memcpy(d + left, x + (image * s->h + iy) * line, sizeof(float) * (size_t)line);
+      zero_floats(d + left + line, stride - left - line);
+    }
+    for (int64_t ox0 = 0; ox0 < s->out_w; ox0 += MR) {
+      block_a A = base;
+      A.a = rows + ox0 * A.lda;
+      const int64_t valid = s->out_w - ox0 < MR ? s->out_w - ox0 : MR;
+      row_block(&A, w, s->cout, bn, scale, q * s->out_w + ox0, valid, y);
+    }
+  }
+}
+
+/* Work units: row blocks of a 1x1, output rows of the stem. */
+static void run(int32_t threads, const pni_conv_shape *conv, const float *x, int64_t rows,
+                int64_t k, const float *w, int64_t n, const pni_bn_eval *bn, float *y) {
+  const int64_t units = conv != NULL ? conv->n * conv->out_h : (rows + MR - 1) / MR;
+  const double macs = (double)rows * (double)k * (double)n;
+  const int team = threads > 1 && units > 1 && macs >= (double)SERIAL_MACS ? (int)threads : 1;
+  float scale[PNI_GEMM_BN_NMAX];
+  pni_bn_eval_scale(n, bn->gamma, bn->running_var, bn->eps, scale);
+#pragma omp parallel num_threads(team) if (team > 1)
+  {
+    int t = 0, size = 1;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+    size = omp_get_num_threads();
+#endif
+    /* Contiguous shares; every output is computed the same way whoever
+     * computes it. */
+    const int64_t u0 = units * t / size, u1 = units * (t + 1) / size;
+    if (conv != NULL) {
+      rows_conv(conv, x, u0, u1, w, bn, scale, y);
+    } else {
+      blocks_1x1(x, rows, k, u0, u1, w, n, bn, scale, y);
+    }
+  }
+}
+
+#else /* !GEMM_BN_BUILT */
+
+static void run(int32_t threads, const pni_conv_shape *conv, const float *x, int64_t rows,
+                int64_t k, const float *w, int64_t n, const pni_bn_eval *bn, float *y) {
+  (void)threads, (void)conv, (void)x, (void)rows, (void)k, (void)w, (void)n, (void)bn, (void)y;
+}
+
+#endif
+
+void pni_conv1x1_forward_bn(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
+                            const float *x, const float *w, const pni_bn_eval *bn, float *y) {
+  if (rows <= 0 || !pni_conv1x1_bn_fits(cin, cout)) return;
+  run(threads, NULL, x, rows, cin, w, cout, bn, y);
+}
+
+void pni_conv_forward_bn(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
+                         const pni_bn_eval *bn, float *y) {
+  if (!pni_conv_bn_fits(s)) return;
+  run(threads, s, x, s->n * s->out_h * s->out_w, s->k * s->k * s->cin, w, s->cout, bn, y);
+}
