@@ -7,7 +7,7 @@
 
 #include "core/alloc.h"
 #include "kernels/elementwise.h"
-#include "kernels/gemm_bn.h"
+#include "kernels/gemm_rows.h"
 #include "kernels/norm.h"
 
 int64_t pni_plan_params(pni_planner *p, int64_t size, int bn_or_bias) {
@@ -166,8 +166,8 @@ static pni_conv_shape batch_shape(const pni_unit *u, int32_t batch) {
 /* Evaluation: the convolution writes straight into u->a and batch norm
  * (running statistics), ReLU6 and the residual follow in the same pass
  * (inside the depthwise kernel and, where they run, the 1x1 and stem
- * kernels of gemm_bn.c; else one pass after the GEMM). The depthwise and
- * the pass give the bits of training mode's separate passes; gemm_bn.c's
+ * kernels of gemm_rows.c; else one pass after the GEMM). The depthwise and
+ * the pass give the bits of training mode's separate passes; gemm_rows.c's
  * kernels fix their own order of summation (the same as BLIS's main
  * kernels). u->z is not touched. */
 static void unit_forward_eval(const pni_arena *arena, pni_unit *u, const float *x, int32_t batch,
@@ -185,7 +185,7 @@ static void unit_forward_eval(const pni_arena *arena, pni_unit *u, const float *
     return;
   }
   const pni_bn_eval bn = {gamma, beta, running_mean, running_var, arena->bn_eps, u->relu, residual};
-  if (u->kind == PNI_UNIT_PW && pni_conv1x1_bn_fits(s.cin, s.cout)) {
+  if (u->kind == PNI_UNIT_PW && pni_gemm_rows_fits(s.cin, s.cout)) {
     pni_conv1x1_forward_bn(threads, rows, s.cin, s.cout, x, w, &bn, u->a);
     return;
   }

@@ -1,18 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /* The 1x1 convolutions of the reference supernet's (k, e6) candidates, the
  * head and the first layer's expand, at batch 64, through the library's
- * kernels (one BLIS GEMM each): forward, backward data (transposed-weight
- * form) and weight gradient, best of a few runs, 1 and 2 threads.
- * Usage: bench-gemm [threads...] (default: 1 and 2). The last line per
- * thread count sums every shape; run_bench.py reads it for the per-kernel
- * scaling table. */
+ * kernels: forward and backward data (transposed-weight form) on libpnas's
+ * row kernels where they run (gemm_rows.c), else BLIS; weight gradient on
+ * BLIS. Best of a few runs, 1 and 2 threads.
+ * Usage: bench-gemm [--blis] [threads...] (default: 1 and 2); --blis runs
+ * every product on BLIS, for an A/B in one build. The last line per thread
+ * count sums every shape; run_bench.py reads it for the per-kernel scaling
+ * table. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/rng.h"
 #include "kernels/conv.h"
+#include "kernels/gemm_rows.h"
 
 enum { REPEATS = 5 };
 
@@ -43,14 +47,18 @@ static const int64_t shapes[][3] = {
 
 int main(int argc, char **argv) {
   int32_t threads[8] = {1, 2};
-  int count = 2;
-  if (argc > 1) {
+  int count = 2, first = 1;
+  if (argc > 1 && strcmp(argv[1], "--blis") == 0) {
+    pni_gemm_rows_allow(0);
+    first = 2;
+  }
+  if (argc > first) {
     count = 0;
-    for (int i = 1; i < argc && count < 8; i++) threads[count++] = (int32_t)atoi(argv[i]);
+    for (int i = first; i < argc && count < 8; i++) threads[count++] = (int32_t)atoi(argv[i]);
   }
   const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
-  printf("1x1 convolutions (BLIS sgemm), best of %d; GFLOP/s at 2 flops per multiply-add\n",
-         REPEATS);
+  printf("1x1 convolutions (%s), best of %d; GFLOP/s at 2 flops per multiply-add\n",
+         pni_gemm_rows_active() ? "libpnas's row kernels + BLIS" : "BLIS", REPEATS);
   printf("threads   rows  cin cout   fwd ms GFLOP/s  bwd-data ms GFLOP/s  bwd-w ms GFLOP/s\n");
   for (int t = 0; t < count; t++) {
     double total[3] = {0, 0, 0}, flops_total = 0.0;

@@ -15,8 +15,8 @@ Sections (default: all but train):
   infer    inference of the uniform and searched Fashion-MNIST nets (batch 1
            and 64) and of the official mobile net at 224x224 (batch 1)
   train    training steps of the fixed networks (the engine's own figures)
-  kernels  1 -> 2 thread speed-up per kernel kind (bench-gemm, bench-dwconv,
-           bench-bn) and per step
+  kernels  1 -> 2 thread speed-up per kernel kind (bench-gemm, bench-gemm-rows,
+           bench-dwconv, bench-bn) and per step
   shares   share of a weight step's time per kernel kind, from perf samples
            (linux-perf; skipped when perf cannot sample)
 
@@ -185,7 +185,7 @@ def section_nets(a, res, section):
 
 def section_kernels(a, res):
     runs = {name: [run_lines([tool(a.build, name)]) for _ in range(3)]
-            for name in ("bench-gemm", "bench-dwconv", "bench-bn")}
+            for name in ("bench-gemm", "bench-dwconv", "bench-bn", "bench-gemm-rows")}
     rows = []
 
     def add(kind, name, key):
@@ -198,6 +198,7 @@ def section_kernels(a, res):
     add("1x1 conv forward (GEMM)", "bench-gemm", "fwd_ms")
     add("1x1 conv backward data (GEMM)", "bench-gemm", "bwd_data_ms")
     add("1x1 conv weight gradient (GEMM)", "bench-gemm", "bwd_weight_ms")
+    add("eval 1x1 + stem with BN epilogue", "bench-gemm-rows", "fused_ms")
     add("depthwise forward", "bench-dwconv", "fwd_ms")
     add("depthwise backward (dx + dw)", "bench-dwconv", "bwd_ms")
     add("BN + ReLU6 training forward", "bench-bn", "fwd_ms")
@@ -220,8 +221,9 @@ def section_kernels(a, res):
               flush=True)
 
 
-BLIS_KIND = "GEMM (BLIS: 1x1 convolutions, stem, classifier)"
+BLIS_KIND = "GEMM (1x1 convolutions, stem, classifier: BLIS and libpnas's kernels)"
 KINDS = [  # (kind, symbol pattern); the first match wins; BLIS is matched by its library
+    (BLIS_KIND, r"sgemm512|^panel|blocks_1x1|rows_conv|gemm_rows"),
     ("depthwise convolution", r"gather|tile_row|tile_group|forward_row|backward_data_row|weight_grad|dwconv"),
     ("batch norm + ReLU6", r"stats_rows|affine_rows|grad_sums_rows|bn_dx_rows|bn_|relu6"),
     ("stem im2col", r"im2col|col2im"),

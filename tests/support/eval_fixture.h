@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Shared by the suites of the fused evaluation kernels (fused-eval,
- * gemm-bn): buffers, random fills, batch-norm parameters that push outputs
+ * gemm-rows): buffers, random fills, batch-norm parameters that push outputs
  * past both ReLU6 edges, and a bit-for-bit comparison. */
 #ifndef PNAS_TESTS_EVAL_FIXTURE_H
 #define PNAS_TESTS_EVAL_FIXTURE_H

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* The evaluation-mode convolutions of the searched Fashion-MNIST network
  * at batch 64 (stem, every 1x1 of its blocks, the head), computed two
- * ways: the fused kernels of gemm_bn.c (batch norm, ReLU6 and the residual
+ * ways: the fused kernels of gemm_rows.c (batch norm, ReLU6 and the residual
  * in the product's epilogue), and the separate passes they replace (BLIS
- * GEMM or im2col + GEMM, then pni_bn_forward_eval_fused). Best of a few
+ * GEMM or im2col + BLIS GEMM, then pni_bn_forward_eval_fused). Best of a few
  * runs per shape, 1 and 2 threads; the last line per thread count sums the
- * shapes. On a machine where the fused kernels do not run (gemm_bn.c says
+ * shapes. On a machine where the fused kernels do not run (gemm_rows.c says
  * where), it says so and times the separate passes only.
- * Usage: bench-gemm-bn [threads...] (default: 1 and 2). */
+ * Usage: bench-gemm-rows [threads...] (default: 1 and 2). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,8 @@
 
 #include "core/rng.h"
 #include "kernels/conv.h"
-#include "kernels/gemm_bn.h"
+#include "kernels/gemm.h"
+#include "kernels/gemm_rows.h"
 #include "kernels/norm.h"
 
 enum { REPEATS = 7 };
@@ -31,7 +32,7 @@ static float *random_floats(int64_t count, double lo, double hi, pni_rng *r) {
   const size_t bytes = ((size_t)count * sizeof(float) + 4096 + 63) / 64 * 64;
   float *p = aligned_alloc(64, bytes);
   if (p == NULL) {
-    fprintf(stderr, "bench-gemm-bn: out of memory\n");
+    fprintf(stderr, "bench-gemm-rows: out of memory\n");
     exit(EXIT_FAILURE);
   }
   for (int64_t i = 0; i < count; i++) p[i] = (float)(lo + (hi - lo) * pni_rng_uniform(r));
@@ -69,7 +70,7 @@ static double time_one(int fused, int32_t threads, const int64_t *sh, const buff
       b->gamma, b->beta, b->mean, b->var, 1e-3f, (int)sh[4], sh[5] ? b->residual : NULL};
   pni_conv_shape s;
   if (k > 1 && !pni_conv_shape_init(&s, 64, 28, 28, cin, cout, k, 1, k / 2)) {
-    fprintf(stderr, "bench-gemm-bn: bad stem shape\n");
+    fprintf(stderr, "bench-gemm-rows: bad stem shape\n");
     exit(EXIT_FAILURE);
   }
   const double t0 = now_s();
@@ -81,7 +82,7 @@ static double time_one(int fused, int32_t threads, const int64_t *sh, const buff
     if (k > 1) {
       pni_conv_forward(&s, threads, b->x, b->w, b->y, b->col);
     } else {
-      pni_conv1x1_forward(threads, rows, cin, cout, b->x, b->w, b->y);
+      pni_sgemm(threads, 0, 0, rows, cout, cin, 1.0f, b->x, cin, b->w, cout, 0.0f, b->y, cout);
     }
     pni_bn_forward_eval_fused(threads, rows, cout, b->y, b->gamma, b->beta, b->mean, b->var, 1e-3f,
                               bn.relu6, bn.residual, b->y);
@@ -96,7 +97,7 @@ int main(int argc, char **argv) {
     count = 0;
     for (int i = 1; i < argc && count < 8; i++) threads[count++] = (int32_t)atoi(argv[i]);
   }
-  const int active = pni_gemm_bn_active();
+  const int active = pni_gemm_rows_active();
   const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
   printf("evaluation convolutions + batch norm, best of %d; GFLOP/s at 2 flops per multiply-add\n",
          REPEATS);
@@ -136,7 +137,7 @@ int main(int argc, char **argv) {
       free(b.gamma), free(b.beta), free(b.mean), free(b.var);
     }
     printf(
-        "impl=libpnas kernel=gemm_bn threads=%d fused_active=%d separate_ms=%.3f fused_ms=%.3f "
+        "impl=libpnas kernel=gemm_rows threads=%d fused_active=%d separate_ms=%.3f fused_ms=%.3f "
         "gflop_per_s=%.2f\n",
         (int)threads[t], active, 1e3 * total[0], 1e3 * total[1], flops_total / total[1]);
   }

@@ -1,36 +1,37 @@
 /* SPDX-License-Identifier: MIT */
-/* Evaluation-mode 1x1 and stem convolutions with batch norm in the
- * epilogue (gemm_bn.h).
+/* Row-major products with a short reduction, plain or with batch norm in
+ * the epilogue (gemm_rows.h).
  *
- * Why: in evaluation every convolution but the depthwise one ran as a BLIS
- * product followed by a pass of batch norm, ReLU6 and the residual over
- * its output. At the inference shapes of the Fashion-MNIST networks (50176
- * rows of 8-24 channels at 28x28, 3136 rows of 40-256 at 7x7) BLIS packs
- * the whole of A for a product of a few multiply-adds per element, runs
- * its 256-bit kernels for the narrow ones, and the pass reads and writes
- * the output again: 62% of a batch-64 inference of the searched network
- * on one Zen 5 thread. Here a 12-row block of A is read where it lies (or,
- * for the stem, gathered from the image into a buffer in L1), each panel
- * of 32 output columns is computed in 24 zmm accumulators against the
- * weights read where they lie (k x n floats at most 1 MiB, in L2), and
- * batch norm is applied before the one store.
+ * Why: at the shapes of the Fashion-MNIST networks' 1x1 convolutions
+ * (50176 rows of 8-24 channels at 28x28, 3136 rows of 40-576 at 7x7, batch
+ * 64) BLIS packs the whole of A for a product of a few multiply-adds per
+ * element and runs its 256-bit kernels for the narrow ones. In evaluation a
+ * separate pass of batch norm, ReLU6 and the residual then read and wrote
+ * the output again: together 62% of a batch-64 inference of the searched
+ * network on one Zen 5 thread. Here a 12-row block of A is read where it
+ * lies (for the stem, through a table of tap offsets into zero-padded
+ * input rows: no column matrix), each panel of 32 output columns is
+ * computed in 24 zmm accumulators against the weights read where they lie
+ * (k x n floats, at most 4 MiB, mostly in L2), and the block is stored once,
+ * with batch norm applied first when asked. bench-gemm-rows and bench-gemm
+ * measure both uses against BLIS.
  *
- * The bits: each output is sum_p a[p] w[p] accumulated with one fused
- * multiply-add per p in increasing p from zero, then affine_rows_fused's
- * expression, (z - mean) * scale + shift with separate roundings (ISO C
- * does not contract it), the same clamp and the same add. The order does
- * not depend on the threads or the row block. It is also the order of
- * BLIS's main kernels and of libpnas's own when k fits one pass of their
- * reduction loop (k <= 256), so on most of the networks' products the
- * separate passes give the same bits; BLIS's kernels for a few rows or odd
+ * The bits: each output is sum_p a[p] b[p] accumulated with one fused
+ * multiply-add per p in increasing p from zero, then, with batch norm,
+ * affine_rows_fused's expression, (z - mean) * scale + shift with separate
+ * roundings (ISO C does not contract it), the same clamp and the same add.
+ * The order does not depend on the threads or the row block. It is also
+ * the order of BLIS's main kernels and of libpnas's own when k fits one
+ * pass of their reduction loop (k <= 256), so on most of the networks'
+ * products BLIS gives the same bits; BLIS's kernels for a few rows or odd
  * widths, and its passes over k > 256, sum in other orders and differ by
- * rounding. The suite gemm-bn checks both against a scalar reference of
+ * rounding. The suite gemm-rows checks both against a scalar reference of
  * this order.
  *
  * Where: processors with AVX-512F of the family the kernels were measured
- * on (Zen 5, where 512-bit FMAs run at full width); everywhere else the
- * separate passes run. */
-#include "kernels/gemm_bn.h"
+ * on (Zen 5, where 512-bit FMAs run at full width); everywhere else BLIS
+ * and the separate passes run. */
+#include "kernels/gemm_rows.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -43,10 +44,10 @@
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#define GEMM_BN_BUILT 1
+#define GEMM_ROWS_BUILT 1
 #include <immintrin.h>
 #else
-#define GEMM_BN_BUILT 0
+#define GEMM_ROWS_BUILT 0
 #endif
 
 /* Rows per block, and columns per panel (two zmm). */
@@ -59,7 +60,7 @@
 
 static struct {
   pthread_once_t once;
-  int allowed; /* pni_gemm_bn_allow */
+  int allowed; /* pni_gemm_rows_allow */
   int supported;
 } state = {.once = PTHREAD_ONCE_INIT, .allowed = 1};
 
@@ -68,22 +69,23 @@ static void query_once(void) {
   pni_cpu_query(&cpu);
   /* As for gemm512.c: measured on Zen 5 only. Zen 4 splits 512-bit
    * operations in two and Intel's AVX-512 parts lower their clock. */
-  state.supported = GEMM_BN_BUILT && cpu.is_amd && cpu.family >= 0x1a && cpu.has_avx512f;
+  state.supported = GEMM_ROWS_BUILT && cpu.is_amd && cpu.family >= 0x1a && cpu.has_avx512f;
 }
 
-int pni_gemm_bn_active(void) {
+int pni_gemm_rows_active(void) {
   pthread_once(&state.once, query_once);
   return state.supported && state.allowed;
 }
 
-int pni_gemm_bn_allow(int allow) {
+int pni_gemm_rows_allow(int allow) {
   const int before = state.allowed;
   state.allowed = allow != 0;
   return before;
 }
 
-int pni_conv1x1_bn_fits(int64_t k, int64_t n) {
-  return pni_gemm_bn_active() && k >= 1 && k <= PNI_GEMM_BN_KMAX && n >= 1 && n <= PNI_GEMM_BN_NMAX;
+int pni_gemm_rows_fits(int64_t k, int64_t n) {
+  return pni_gemm_rows_active() && k >= 1 && k <= PNI_GEMM_ROWS_KMAX && n >= 1 &&
+         n <= PNI_GEMM_ROWS_NMAX;
 }
 
 /* Floats per zero-padded input row of the stem kernel: the padded image
@@ -97,11 +99,11 @@ static int64_t padded_row_floats(const pni_conv_shape *s) {
 }
 
 int pni_conv_bn_fits(const pni_conv_shape *s) {
-  return s != NULL && pni_conv1x1_bn_fits(s->k * s->k * s->cin, s->cout) &&
-         s->k * padded_row_floats(s) <= PNI_GEMM_BN_PAD_FLOATS;
+  return s != NULL && pni_gemm_rows_fits(s->k * s->k * s->cin, s->cout) &&
+         s->k * padded_row_floats(s) <= PNI_GEMM_ROWS_PAD_FLOATS;
 }
 
-#if GEMM_BN_BUILT
+#if GEMM_ROWS_BUILT
 
 #define AVX512 __attribute__((target("avx512f")))
 #define INLINE static inline __attribute__((always_inline))
@@ -190,6 +192,16 @@ AVX512 INLINE void panel(int nv, int indexed, const block_a *A, const float *w, 
       if (nv == 2) acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
   }
+  if (bn == NULL) { /* the plain product */
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; i++) {
+      if (i >= valid) break;
+      const int64_t row = (r0 + i) * n + j0;
+      _mm512_mask_storeu_ps(y + row, m0, acc[i][0]);
+      if (nv == 2) _mm512_mask_storeu_ps(y + row + 16, m1, acc[i][1]);
+    }
+    return;
+  }
   const columns c0 = load_columns(bn, scale, j0, n);
   const columns c1 = nv == 2 ? load_columns(bn, scale, j0 + 16, n) : c0;
 #pragma GCC unroll 12
@@ -235,7 +247,7 @@ AVX512 static void row_block(const block_a *A, const float *w, int64_t n, const 
 AVX512 static void blocks_1x1(const float *x, int64_t rows, int64_t k, int64_t b0, int64_t b1,
                               const float *w, int64_t n, const pni_bn_eval *bn, const float *scale,
                               float *y) {
-  float buf[MR * PNI_GEMM_BN_KMAX] __attribute__((aligned(64)));
+  float buf[MR * PNI_GEMM_ROWS_KMAX] __attribute__((aligned(64)));
   for (int64_t b = b0; b < b1; b++) {
     const int64_t r0 = b * MR, valid = rows - r0 < MR ? rows - r0 : MR;
     block_a A = {x + r0 * k, k, k, NULL};
@@ -256,8 +268,8 @@ AVX512 static void blocks_1x1(const float *x, int64_t rows, int64_t k, int64_t b
  * one offset table. */
 AVX512 static void rows_conv(const pni_conv_shape *s, const float *x, int64_t q0, int64_t q1,
                              const float *w, const pni_bn_eval *bn, const float *scale, float *y) {
-  float rows[PNI_GEMM_BN_PAD_FLOATS] __attribute__((aligned(64)));
-  int32_t off[PNI_GEMM_BN_KMAX];
+  float rows[PNI_GEMM_ROWS_PAD_FLOATS] __attribute__((aligned(64)));
+  int32_t off[PNI_GEMM_ROWS_KMAX];
   const int64_t k = s->k, cin = s->cin, stride = padded_row_floats(s);
   const int64_t line = s->w * cin, left = s->pad * cin;
   for (int64_t ky = 0, p = 0; ky < k; ky++) {
@@ -292,8 +304,8 @@ static void run(int32_t threads, const pni_conv_shape *conv, const float *x, int
   const int64_t units = conv != NULL ? conv->n * conv->out_h : (rows + MR - 1) / MR;
   const double macs = (double)rows * (double)k * (double)n;
   const int team = threads > 1 && units > 1 && macs >= (double)SERIAL_MACS ? (int)threads : 1;
-  float scale[PNI_GEMM_BN_NMAX];
-  pni_bn_eval_scale(n, bn->gamma, bn->running_var, bn->eps, scale);
+  float scale[PNI_GEMM_ROWS_NMAX];
+  if (bn != NULL) pni_bn_eval_scale(n, bn->gamma, bn->running_var, bn->eps, scale);
 #pragma omp parallel num_threads(team) if (team > 1)
   {
     int t = 0, size = 1;
@@ -312,7 +324,7 @@ static void run(int32_t threads, const pni_conv_shape *conv, const float *x, int
   }
 }
 
-#else /* !GEMM_BN_BUILT */
+#else /* !GEMM_ROWS_BUILT */
 
 static void run(int32_t threads, const pni_conv_shape *conv, const float *x, int64_t rows,
                 int64_t k, const float *w, int64_t n, const pni_bn_eval *bn, float *y) {
@@ -323,8 +335,14 @@ static void run(int32_t threads, const pni_conv_shape *conv, const float *x, int
 
 void pni_conv1x1_forward_bn(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
                             const float *x, const float *w, const pni_bn_eval *bn, float *y) {
-  if (rows <= 0 || !pni_conv1x1_bn_fits(cin, cout)) return;
+  if (rows <= 0 || !pni_gemm_rows_fits(cin, cout)) return;
   run(threads, NULL, x, rows, cin, w, cout, bn, y);
+}
+
+void pni_gemm_rows(int32_t threads, int64_t m, int64_t k, int64_t n, const float *a, const float *b,
+                   float *c) {
+  if (m <= 0 || !pni_gemm_rows_fits(k, n)) return;
+  run(threads, NULL, a, m, k, b, n, NULL, c);
 }
 
 void pni_conv_forward_bn(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,

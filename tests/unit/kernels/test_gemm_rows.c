@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* The evaluation convolutions with batch norm in the epilogue (gemm_bn.c):
- * the rules of what they take; the 1x1 and the stem kernels bit for bit
- * against a scalar reference of their documented order (one fmaf per
- * reduction step in increasing order, then the epilogue's expression), at
- * every partial row block and column vector, with ReLU6, the residual and
- * one or two threads; against float64; against the separate passes they
- * replace (BLIS GEMM or im2col + GEMM, then pni_bn_forward_eval_fused) on
+/* libpnas's row-major product kernels (gemm_rows.c): the rules of what
+ * they take; the plain product (and the 1x1 forward and backward-data that
+ * route to it), the 1x1 with batch norm in the epilogue and the stem, bit
+ * for bit against a scalar reference of their documented order (one fmaf
+ * per reduction step in increasing order, then the epilogue's expression),
+ * at every partial row block and column vector, with ReLU6, the residual
+ * and one or two threads; against float64; against BLIS and the separate
+ * passes (pni_sgemm or im2col + GEMM, then pni_bn_forward_eval_fused) on
  * the networks' shapes, where BLIS sums in the same order; NaN passing
  * through; nothing written outside the output; and a whole network's
  * logits with and without them. On a processor where the kernels do not
- * run (gemm_bn.c says where), only the rules are checked and the suite
+ * run (gemm_rows.c says where), only the rules are checked and the suite
  * says so. */
 #include <math.h>
 #include <stdio.h>
@@ -20,7 +21,8 @@
 #include "core/rng.h"
 #include "eval_fixture.h"
 #include "kernels/conv.h"
-#include "kernels/gemm_bn.h"
+#include "kernels/gemm.h"
+#include "kernels/gemm_rows.h"
 #include "kernels/norm.h"
 #include "pnas/pnas.h"
 
@@ -68,6 +70,18 @@ static void expect_reference(const char *what, const float *got, const float *a,
 /* The documented order: z = fmaf(a[p], w[p][j], z) for p = 0, 1, ... from
  * z = 0, then ((z - mean) * scale + beta), the clamp and the residual,
  * each rounded to float (ISO C does not contract them). */
+/* The plain product in the documented order. */
+static void product_reference(const float *a, const float *b, int64_t rows, int64_t k, int64_t n,
+                              float *c) {
+  for (int64_t r = 0; r < rows; r++) {
+    for (int64_t j = 0; j < n; j++) {
+      float z = 0.0f;
+      for (int64_t q = 0; q < k; q++) z = fmaf(a[r * k + q], b[q * n + j], z);
+      c[r * n + j] = z;
+    }
+  }
+}
+
 static void scalar_reference(const float *a, const float *w, int64_t rows, int64_t k, int64_t n,
                              const eval_bn *p, int relu6, const float *residual, float *y) {
   float *scale = eval_new_floats(n);
@@ -97,18 +111,18 @@ static int separate_is_exact(int64_t rows, int64_t k, int64_t n) {
 }
 
 static int kernels_run(void) {
-  return pni_gemm_bn_active();
+  return pni_gemm_rows_active();
 }
 
 START_TEST(rules) {
   const int on = kernels_run();
-  if (!on) printf("gemm-bn: the fused kernels do not run on this processor; rules only\n");
-  ck_assert_int_eq(pni_conv1x1_bn_fits(0, 8), 0);
-  ck_assert_int_eq(pni_conv1x1_bn_fits(8, 0), 0);
-  ck_assert_int_eq(pni_conv1x1_bn_fits(PNI_GEMM_BN_KMAX + 1, 8), 0);
-  ck_assert_int_eq(pni_conv1x1_bn_fits(8, PNI_GEMM_BN_NMAX + 1), 0);
-  ck_assert_int_eq(pni_conv1x1_bn_fits(1, 1), on);
-  ck_assert_int_eq(pni_conv1x1_bn_fits(PNI_GEMM_BN_KMAX, PNI_GEMM_BN_NMAX), on);
+  if (!on) printf("gemm-rows: the fused kernels do not run on this processor; rules only\n");
+  ck_assert_int_eq(pni_gemm_rows_fits(0, 8), 0);
+  ck_assert_int_eq(pni_gemm_rows_fits(8, 0), 0);
+  ck_assert_int_eq(pni_gemm_rows_fits(PNI_GEMM_ROWS_KMAX + 1, 8), 0);
+  ck_assert_int_eq(pni_gemm_rows_fits(8, PNI_GEMM_ROWS_NMAX + 1), 0);
+  ck_assert_int_eq(pni_gemm_rows_fits(1, 1), on);
+  ck_assert_int_eq(pni_gemm_rows_fits(PNI_GEMM_ROWS_KMAX, PNI_GEMM_ROWS_NMAX), on);
   ck_assert_int_eq(pni_conv_bn_fits(NULL), 0);
   pni_conv_shape s;
   ck_assert(pni_conv_shape_init(&s, 64, 28, 28, 1, 16, 3, 1, 1));
@@ -120,17 +134,17 @@ START_TEST(rules) {
   ck_assert(pni_conv_shape_init(&s, 1, 2000, 2000, 3, 8, 3, 1, 1));
   ck_assert_int_eq(pni_conv_bn_fits(&s), 0); /* the padded rows would not fit */
   /* Forbidden: nothing fits, and the kernels write nothing. */
-  const int before = pni_gemm_bn_allow(0);
-  ck_assert_int_eq(pni_gemm_bn_active(), 0);
-  ck_assert_int_eq(pni_conv1x1_bn_fits(8, 8), 0);
+  const int before = pni_gemm_rows_allow(0);
+  ck_assert_int_eq(pni_gemm_rows_active(), 0);
+  ck_assert_int_eq(pni_gemm_rows_fits(8, 8), 0);
   float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, w[4] = {1, 1, 1, 1}, y[8];
   float gamma[2] = {1, 1}, beta[2] = {0, 0}, mean[2] = {0, 0}, var[2] = {1, 1};
   const pni_bn_eval bn = {gamma, beta, mean, var, EPS, 0, NULL};
   for (int i = 0; i < 8; i++) y[i] = 7.0f;
   pni_conv1x1_forward_bn(1, 4, 2, 2, x, w, &bn, y);
   for (int i = 0; i < 8; i++) ck_assert(y[i] == 7.0f);
-  pni_gemm_bn_allow(before);
-  ck_assert_int_eq(pni_gemm_bn_active(), on);
+  pni_gemm_rows_allow(before);
+  ck_assert_int_eq(pni_gemm_rows_active(), on);
 }
 END_TEST
 
@@ -149,7 +163,7 @@ static void check_1x1(int64_t rows, int64_t k, int64_t n, int relu6, int with_re
   const pni_bn_eval bn = {p.gamma, p.beta, p.mean, p.var, EPS, relu6, residual};
   for (int64_t i = 0; i < rows * n; i++) fused[i] = 1e30f; /* every output must be written */
   set_canary(fused, rows * n);
-  ck_assert(pni_conv1x1_bn_fits(k, n));
+  ck_assert(pni_gemm_rows_fits(k, n));
   pni_conv1x1_forward_bn(threads, rows, k, n, x, w, &bn, fused);
   expect_canary("1x1", fused, rows * n);
 
@@ -159,7 +173,7 @@ static void check_1x1(int64_t rows, int64_t k, int64_t n, int relu6, int with_re
   scalar_reference(x, w, rows, k, n, &p, relu6, residual, sep);
   eval_expect_same_bits(what, fused, sep, rows * n);
   if (separate_is_exact(rows, k, n)) {
-    pni_conv1x1_forward(threads, rows, k, n, x, w, sep);
+    pni_sgemm(threads, 0, 0, rows, n, k, 1.0f, x, k, w, n, 0.0f, sep, n);
     pni_bn_forward_eval_fused(threads, rows, n, sep, p.gamma, p.beta, p.mean, p.var, EPS, relu6,
                               residual, sep);
     eval_expect_same_bits(what, fused, sep, rows * n);
@@ -174,7 +188,7 @@ START_TEST(conv1x1_equals_separate_passes) {
   /* Widths around the vector (16) and panel (32) widths, and the
    * networks' own; reductions from 1 to the limit. */
   static const int64_t widths[] = {1, 5, 8, 15, 16, 17, 24, 31, 32, 33, 40, 72, 96, 120, 256};
-  static const int64_t depths[] = {1, 8, 9, 16, 24, 40, 97, 240, 257, PNI_GEMM_BN_KMAX};
+  static const int64_t depths[] = {1, 8, 9, 16, 24, 40, 97, 240, 257, PNI_GEMM_ROWS_KMAX};
   static const int64_t rows[] = {1, 11, 12, 13, 37};
   for (int64_t wi = 0; wi < COUNT(widths); wi++) {
     for (int64_t di = 0; di < COUNT(depths); di++) {
@@ -196,9 +210,66 @@ START_TEST(conv1x1_flags_threads_and_shapes_of_the_networks) {
   check_1x1(64 * 28 * 28, 16, 8, 0, 0, 2);
   check_1x1(64 * 28 * 28, 8, 24, 1, 0, 1);
   check_1x1(64 * 14 * 14, 24, 72, 1, 0, 2);
-  check_1x1(3136, 96, PNI_GEMM_BN_NMAX, 1, 1, 2);
+  check_1x1(3136, 96, PNI_GEMM_ROWS_NMAX, 1, 1, 2);
   check_1x1(3136, 288, 96, 0, 1, 2); /* k3e3's projection, past BLIS's one pass */
   check_1x1(49, 960, 320, 0, 0, 1);  /* the mobile network's, batch 1 */
+}
+END_TEST
+
+/* pni_gemm_rows, and the training 1x1 products that route to it: the
+ * documented order bit for bit, float64, nothing written past c. */
+static void check_plain(int64_t rows, int64_t k, int64_t n, int32_t threads) {
+  pni_rng r;
+  pni_rng_seed(&r, (uint64_t)(rows * 31 + k * 7 + n));
+  float *a = eval_new_floats(rows * k), *b = eval_new_floats(k * n);
+  float *got = eval_new_floats(rows * n), *want = eval_new_floats(rows * n);
+  eval_fill(a, rows * k, -1.0, 1.0, &r);
+  eval_fill(b, k * n, -1.0, 1.0, &r);
+  for (int64_t i = 0; i < rows * n; i++) got[i] = 1e30f;
+  set_canary(got, rows * n);
+  pni_gemm_rows(threads, rows, k, n, a, b, got);
+  expect_canary("gemm_rows", got, rows * n);
+  product_reference(a, b, rows, k, n, want);
+  char what[80];
+  snprintf(what, sizeof what, "gemm_rows %ldx%ldx%ld t=%d", (long)rows, (long)k, (long)n,
+           (int)threads);
+  eval_expect_same_bits(what, got, want, rows * n);
+  for (int64_t i = 0; i < rows * n && rows * k * n <= 600000; i++) {
+    double z = 0.0, mag = 0.0;
+    for (int64_t q = 0; q < k; q++) {
+      const double t = (double)a[i / n * k + q] * (double)b[q * n + i % n];
+      z += t;
+      mag += fabs(t);
+    }
+    ck_assert_msg(fabs((double)got[i] - z) <= 1e-5 * (mag + 1.0), "%s[%ld] vs float64", what,
+                  (long)i);
+  }
+  /* The 1x1 forward is this product; its backward-data the product of dy
+   * with the transposed weights. */
+  pni_conv1x1_forward(threads, rows, k, n, a, b, got);
+  eval_expect_same_bits("conv1x1 forward", got, want, rows * n);
+  float *wt = eval_new_floats(k * n), *bt = eval_new_floats(k * n);
+  for (int64_t q = 0; q < k; q++) {
+    for (int64_t j = 0; j < n; j++) bt[j * k + q] = b[q * n + j];
+  }
+  /* dy: rows x k against weights stored [n][k] (cin = n, cout = k). */
+  pni_conv1x1_backward_data(threads, rows, n, k, a, bt, got, wt);
+  eval_expect_same_bits("conv1x1 backward data", got, want, rows * n);
+  free(a), free(b), free(got), free(want), free(wt), free(bt);
+}
+
+START_TEST(plain_product_in_order) {
+  if (!kernels_run()) return;
+  static const int64_t widths[] = {1, 8, 15, 16, 17, 24, 33, 48, 144, 576};
+  static const int64_t depths[] = {1, 8, 24, 144, 576, PNI_GEMM_ROWS_KMAX};
+  for (int64_t wi = 0; wi < COUNT(widths); wi++) {
+    for (int64_t di = 0; di < COUNT(depths); di++) {
+      check_plain(13 + wi + di, depths[di], widths[wi], 1);
+    }
+  }
+  check_plain(64 * 14 * 14, 24, 144, 2);
+  check_plain(64 * 7 * 7 + 3, 576, 96, 2);
+  check_plain(64 * 28 * 28, 8, 48, 1);
 }
 END_TEST
 
@@ -353,9 +424,9 @@ START_TEST(network_logits_are_the_same_with_and_without) {
   }
   float with[BATCH * CLASSES], without[BATCH * CLASSES];
   ck_assert_int_eq(pnas_net_infer(net, x, BATCH, with), PNAS_OK);
-  const int before = pni_gemm_bn_allow(0);
+  const int before = pni_gemm_rows_allow(0);
   ck_assert_int_eq(pnas_net_infer(net, x, BATCH, without), PNAS_OK);
-  pni_gemm_bn_allow(before);
+  pni_gemm_rows_allow(before);
   /* Some of this small network's products take BLIS kernels that sum in
    * another order (separate_is_exact), so the two agree to rounding. */
   for (int i = 0; i < BATCH * CLASSES; i++) {
@@ -373,13 +444,14 @@ START_TEST(network_logits_are_the_same_with_and_without) {
 END_TEST
 
 Suite *pnas_test_suite(void) {
-  Suite *s = suite_create("gemm-bn");
-  TCase *tc = tcase_create("gemm-bn");
+  Suite *s = suite_create("gemm-rows");
+  TCase *tc = tcase_create("gemm-rows");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, rules);
   tcase_add_test(tc, conv1x1_equals_separate_passes);
   tcase_add_test(tc, conv1x1_flags_threads_and_shapes_of_the_networks);
   tcase_add_test(tc, conv1x1_nan_passes_through);
+  tcase_add_test(tc, plain_product_in_order);
   tcase_add_test(tc, stem_equals_separate_passes);
   tcase_add_test(tc, stem_two_threads_and_the_network_shape);
   tcase_add_test(tc, network_logits_are_the_same_with_and_without);

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Evaluation-mode convolutions with batch norm in the product's epilogue:
- * the 1x1 convolution (a GEMM) and the full k x k one (the stem) compute
- * a block of outputs in registers and apply batch norm with the running
- * statistics, ReLU6 and the residual add to it before storing it, so the
- * output is written once and never read back by a separate pass.
- * gemm_bn.c explains when they run and the order of their sums. */
-#ifndef PNI_KERNELS_GEMM_BN_H
-#define PNI_KERNELS_GEMM_BN_H
+/* libpnas's own kernels for row-major products with a short reduction
+ * (k <= 1024) and many rows, the shape of every 1x1 convolution: the
+ * plain product (the training forward and backward-data of a 1x1), and
+ * the evaluation-mode convolutions with batch norm in the epilogue (the
+ * 1x1 and the full k x k stem compute a block of outputs in registers and
+ * apply batch norm with the running statistics, ReLU6 and the residual add
+ * before the one store, so no separate pass reads the output back).
+ * gemm_rows.c explains when they run and the order of their sums. */
+#ifndef PNI_KERNELS_GEMM_ROWS_H
+#define PNI_KERNELS_GEMM_ROWS_H
 
 #include <stdint.h>
 
@@ -24,21 +26,20 @@ typedef struct pni_bn_eval {
 /* The largest reduction length and output width the kernels take (a
  * 12-row block of A, 48 KiB at most, stays in L1 or L2 while its panels
  * run; the batch-norm scale of n columns is kept on the stack). */
-#define PNI_GEMM_BN_KMAX 1024
-#define PNI_GEMM_BN_NMAX 1024
+#define PNI_GEMM_ROWS_KMAX 1024
+#define PNI_GEMM_ROWS_NMAX 1024
 /* The stem kernel keeps the k input rows under an output row, zero-padded,
  * on its stack: k rows of about (w + 2 pad) * cin + 16 floats, at most
  * this many in all (a 224-wide RGB image with k = 7 needs 7 x 751). */
-#define PNI_GEMM_BN_PAD_FLOATS 8192
+#define PNI_GEMM_ROWS_PAD_FLOATS 8192
 
-/* Whether the fused kernels run on this machine at all (AVX-512F on a
- * processor they were measured on, and not forbidden by
- * pni_gemm_bn_allow). */
-int pni_gemm_bn_active(void);
+/* Whether the kernels run on this machine at all (AVX-512F on a processor
+ * they were measured on, and not forbidden by pni_gemm_rows_allow). */
+int pni_gemm_rows_active(void);
 
-/* Whether pni_conv1x1_forward_bn takes a product with reduction length k
- * and n outputs per row. */
-int pni_conv1x1_bn_fits(int64_t k, int64_t n);
+/* Whether pni_gemm_rows and pni_conv1x1_forward_bn take a product with
+ * reduction length k and n outputs per row (on this machine). */
+int pni_gemm_rows_fits(int64_t k, int64_t n);
 
 /* Whether pni_conv_forward_bn takes the full convolution s. */
 int pni_conv_bn_fits(const pni_conv_shape *s);
@@ -47,10 +48,16 @@ int pni_conv_bn_fits(const pni_conv_shape *s);
  * residual: what pni_conv1x1_forward followed by pni_bn_forward_eval_fused
  * computes, each product summed in increasing order of the reduction with
  * one FMA per step (the same bits for any thread count). y must not
- * overlap x or the residual. Requires pni_conv1x1_bn_fits(cin, cout)
+ * overlap x or the residual. Requires pni_gemm_rows_fits(cin, cout)
  * (else nothing is written). */
 void pni_conv1x1_forward_bn(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
                             const float *x, const float *w, const pni_bn_eval *bn, float *y);
+
+/* c[m x n] = a[m x k] b[k x n], all row-major with contiguous rows, summed
+ * as pni_conv1x1_forward_bn sums (no epilogue). Requires
+ * pni_gemm_rows_fits(k, n) (else nothing is written). */
+void pni_gemm_rows(int32_t threads, int64_t m, int64_t k, int64_t n, const float *a, const float *b,
+                   float *c);
 
 /* The full convolution s of x (NHWC) by w ([k][k][cin][cout]), then bn:
  * what pni_conv_forward followed by pni_bn_forward_eval_fused computes,
@@ -60,8 +67,8 @@ void pni_conv1x1_forward_bn(int32_t threads, int64_t rows, int64_t cin, int64_t 
 void pni_conv_forward_bn(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
                          const pni_bn_eval *bn, float *y);
 
-/* For tests: allow (1) or forbid (0) the fused kernels; returns the
- * previous setting. Not to be changed while a kernel runs. */
-int pni_gemm_bn_allow(int allow);
+/* For tests and benchmarks: allow (1) or forbid (0) the kernels; returns
+ * the previous setting. Not to be changed while a kernel runs. */
+int pni_gemm_rows_allow(int allow);
 
-#endif /* PNI_KERNELS_GEMM_BN_H */
+#endif /* PNI_KERNELS_GEMM_ROWS_H */
