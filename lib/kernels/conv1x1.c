@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* 1x1 convolution in NHWC: every pixel is a row, so the whole layer is one
- * GEMM with M = N*H*W, large even at 7x7 resolution. The forward and the
- * backward-data products run on libpnas's row kernels where they run
- * (gemm_rows.c; bench-gemm: 1.2x BLIS over the supernet's shapes on Zen 5),
- * else on BLIS; the weight gradient, a reduction over every row, on BLIS. */
+ * GEMM with M = N*H*W, large even at 7x7 resolution. All three products
+ * run on libpnas's row kernels where they run (gemm_rows.c for the forward
+ * and backward-data, gemm_wgrad.c for the weight gradient; bench-gemm on
+ * Zen 5: 1.19x-1.21x BLIS over the supernet's shapes), else on BLIS. */
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_rows.h"
@@ -34,6 +34,10 @@ void pni_conv1x1_backward_data(int32_t threads, int64_t rows, int64_t cin, int64
 
 void pni_conv1x1_backward_weight(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
                                  const float *x, const float *dy, float *dw, int accumulate) {
+  if (pni_gemm_rows_tn_fits(cin, cout)) {
+    pni_gemm_rows_tn(threads, cin, rows, cout, x, dy, accumulate, dw);
+    return;
+  }
   pni_sgemm(threads, 1, 0, cin, cout, rows, 1.0f, x, cin, dy, cout, accumulate ? 1.0f : 0.0f, dw,
             cout);
 }

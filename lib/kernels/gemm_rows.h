@@ -59,6 +59,17 @@ void pni_conv1x1_forward_bn(int32_t threads, int64_t rows, int64_t cin, int64_t 
 void pni_gemm_rows(int32_t threads, int64_t m, int64_t k, int64_t n, const float *a, const float *b,
                    float *c);
 
+/* Whether pni_gemm_rows_tn takes an m x n result (on this machine). */
+int pni_gemm_rows_tn_fits(int64_t m, int64_t n);
+
+/* c[m x n] = a^T b, or c += a^T b with accumulate set, for a[k x m] and
+ * b[k x n] row-major with contiguous rows: the 1x1 weight gradient
+ * (gemm_wgrad.c gives the order of its sums, which does not depend on
+ * the threads). Requires pni_gemm_rows_tn_fits(m, n) (else nothing is
+ * written). */
+void pni_gemm_rows_tn(int32_t threads, int64_t m, int64_t k, int64_t n, const float *a,
+                      const float *b, int accumulate, float *c);
+
 /* The full convolution s of x (NHWC) by w ([k][k][cin][cout]), then bn:
  * what pni_conv_forward followed by pni_bn_forward_eval_fused computes,
  * summed in the order of pni_conv1x1_forward_bn over the column matrix's

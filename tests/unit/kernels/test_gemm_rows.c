@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* libpnas's row-major product kernels (gemm_rows.c): the rules of what
  * they take; the plain product (and the 1x1 forward and backward-data that
- * route to it), the 1x1 with batch norm in the epilogue and the stem, bit
+ * route to it), the weight gradient's transposed product (chunked, with
+ * accumulation), the 1x1 with batch norm in the epilogue and the stem, bit
  * for bit against a scalar reference of their documented order (one fmaf
  * per reduction step in increasing order, then the epilogue's expression),
  * at every partial row block and column vector, with ReLU6, the residual
@@ -123,6 +124,9 @@ START_TEST(rules) {
   ck_assert_int_eq(pni_gemm_rows_fits(8, PNI_GEMM_ROWS_NMAX + 1), 0);
   ck_assert_int_eq(pni_gemm_rows_fits(1, 1), on);
   ck_assert_int_eq(pni_gemm_rows_fits(PNI_GEMM_ROWS_KMAX, PNI_GEMM_ROWS_NMAX), on);
+  ck_assert_int_eq(pni_gemm_rows_tn_fits(0, 8), 0);
+  ck_assert_int_eq(pni_gemm_rows_tn_fits(8, PNI_GEMM_ROWS_NMAX + 1), 0);
+  ck_assert_int_eq(pni_gemm_rows_tn_fits(PNI_GEMM_ROWS_NMAX, PNI_GEMM_ROWS_NMAX), on);
   ck_assert_int_eq(pni_conv_bn_fits(NULL), 0);
   pni_conv_shape s;
   ck_assert(pni_conv_shape_init(&s, 64, 28, 28, 1, 16, 3, 1, 1));
@@ -270,6 +274,85 @@ START_TEST(plain_product_in_order) {
   check_plain(64 * 14 * 14, 24, 144, 2);
   check_plain(64 * 7 * 7 + 3, 576, 96, 2);
   check_plain(64 * 28 * 28, 8, 48, 1);
+}
+END_TEST
+
+/* The weight gradient's order (gemm_wgrad.c): chunks of 256 rows, each
+ * summed from zero with one fmaf per row, added to c in chunk order. */
+static void tn_reference(const float *a, const float *b, int64_t m, int64_t k, int64_t n,
+                         int accumulate, float *c) {
+  for (int64_t i = 0; i < m; i++) {
+    for (int64_t j = 0; j < n; j++) {
+      float total = accumulate ? c[i * n + j] : 0.0f;
+      for (int64_t p0 = 0; p0 < k; p0 += 256) {
+        float part = 0.0f;
+        for (int64_t p = p0; p < k && p < p0 + 256; p++)
+          part = fmaf(a[p * m + i], b[p * n + j], part);
+        total = (p0 == 0 && !accumulate) ? part : total + part;
+      }
+      c[i * n + j] = total;
+    }
+  }
+}
+
+static void check_tn(int64_t m, int64_t k, int64_t n, int accumulate, int32_t threads) {
+  pni_rng r;
+  pni_rng_seed(&r, (uint64_t)(m * 101 + k * 13 + n * 3 + accumulate));
+  float *a = eval_new_floats(k * m), *b = eval_new_floats(k * n);
+  float *got = eval_new_floats(m * n), *want = eval_new_floats(m * n);
+  eval_fill(a, k * m, -1.0, 1.0, &r);
+  eval_fill(b, k * n, -1.0, 1.0, &r);
+  eval_fill(got, m * n, -1.0, 1.0, &r);
+  memcpy(want, got, sizeof(float) * (size_t)(m * n));
+  float *start = eval_new_floats(m * n);
+  memcpy(start, got, sizeof(float) * (size_t)(m * n));
+  set_canary(got, m * n);
+  pni_gemm_rows_tn(threads, m, k, n, a, b, accumulate, got);
+  expect_canary("gemm_rows_tn", got, m * n);
+  tn_reference(a, b, m, k, n, accumulate, want);
+  char what[96];
+  snprintf(what, sizeof what, "gemm_rows_tn %ldx%ldx%ld acc=%d t=%d", (long)m, (long)k, (long)n,
+           accumulate, (int)threads);
+  eval_expect_same_bits(what, got, want, m * n);
+  if (m * k * n <= 2000000) {
+    for (int64_t i = 0; i < m; i++) {
+      for (int64_t j = 0; j < n; j++) {
+        double z = accumulate ? (double)start[i * n + j] : 0.0, mag = fabs(z);
+        for (int64_t p = 0; p < k; p++) {
+          const double t = (double)a[p * m + i] * (double)b[p * n + j];
+          z += t;
+          mag += fabs(t);
+        }
+        ck_assert_msg(fabs((double)got[i * n + j] - z) <= 1e-5 * (mag + 1.0),
+                      "%s[%ld][%ld] vs float64", what, (long)i, (long)j);
+      }
+    }
+  }
+  /* The 1x1 weight gradient is this product: x (rows x cin) and dy. */
+  memcpy(got, start, sizeof(float) * (size_t)(m * n));
+  pni_conv1x1_backward_weight(threads, k, m, n, a, b, got, accumulate);
+  eval_expect_same_bits("conv1x1 weight gradient", got, want, m * n);
+  free(a), free(b), free(got), free(want), free(start);
+}
+
+START_TEST(weight_gradient_in_order) {
+  if (!kernels_run()) return;
+  static const int64_t ms[] = {1, 8, 11, 12, 13, 24, 40};
+  static const int64_t ns[] = {1, 8, 16, 17, 32, 33, 48};
+  static const int64_t ks[] = {0, 1, 255, 256, 257, 700};
+  for (int64_t mi = 0; mi < COUNT(ms); mi++) {
+    for (int64_t ni = 0; ni < COUNT(ns); ni++) {
+      for (int64_t ki = 0; ki < COUNT(ks); ki++) {
+        check_tn(ms[mi], ks[ki], ns[ni], (int)((mi + ni + ki) % 2), 1);
+      }
+    }
+  }
+  /* The networks' shapes, one and two threads. */
+  check_tn(8, 64 * 28 * 28, 48, 0, 2);
+  check_tn(144, 64 * 14 * 14, 24, 1, 2);
+  check_tn(96, 64 * 7 * 7, 576, 0, 2);
+  check_tn(240, 64 * 7 * 7, 80, 0, 1);
+  check_tn(PNI_GEMM_ROWS_NMAX, 20, PNI_GEMM_ROWS_NMAX, 1, 2);
 }
 END_TEST
 
@@ -452,6 +535,7 @@ Suite *pnas_test_suite(void) {
   tcase_add_test(tc, conv1x1_flags_threads_and_shapes_of_the_networks);
   tcase_add_test(tc, conv1x1_nan_passes_through);
   tcase_add_test(tc, plain_product_in_order);
+  tcase_add_test(tc, weight_gradient_in_order);
   tcase_add_test(tc, stem_equals_separate_passes);
   tcase_add_test(tc, stem_two_threads_and_the_network_shape);
   tcase_add_test(tc, network_logits_are_the_same_with_and_without);
