@@ -351,7 +351,8 @@ PNAS_API pnas_status pnas_context_set_rng_state(pnas_context *context, const uin
  * them: `set by BLIS_ARCH_TYPE`, or `chosen by libpnas` on AMD CPUs that
  * BLIS 0.9 does not know (docs/api-conventions.md, "Threads"); and it ends
  * with `+ libpnas's 512-bit microkernel ...` where libpnas's own kernel runs
- * BLIS's larger products.
+ * BLIS's larger products, and `+ libpnas's row kernels ...` where the 1x1
+ * convolutions run on libpnas's own product kernels (docs/api-conventions.md).
  * @param context The context.
  * @param out_text Receives a NUL-terminated string to be freed with
  *        pnas_free() (out); untouched on failure.

@@ -186,7 +186,7 @@ PNAS_API pnas_status pnas_context_describe(pnas_context *ctx, char **out_text) {
   if (out_text == NULL) {
     return pni_fail(ctx, PNAS_ERR_INVALID_ARGUMENT, "pnas_context_describe: out_text is NULL");
   }
-  char blis[256];
+  char blis[384];
   pni_blis_describe(blis, sizeof blis);
   char text[1024];
   snprintf(text, sizeof text,

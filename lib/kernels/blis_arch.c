@@ -26,6 +26,7 @@
 
 #include "kernels/gemm.h"
 #include "kernels/gemm512.h"
+#include "kernels/gemm_rows.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
@@ -129,11 +130,16 @@ void pni_blis_describe(char *buf, size_t cap) {
   } else {
     snprintf(buf, cap, "%s (%s)", version, bli_arch_string(id));
   }
-  const size_t used = strlen(buf);
+  size_t used = strlen(buf);
   if (pni_gemm512_active() && used < cap) {
     snprintf(buf + used, cap - used,
              " + libpnas's 512-bit microkernel (%dx%d) for the products it is faster on",
              PNI_GEMM512_MR, PNI_GEMM512_NR);
+    used = strlen(buf);
+  }
+  if (pni_gemm_rows_active() && used < cap) {
+    snprintf(buf + used, cap - used,
+             " + libpnas's row kernels for the 1x1 convolutions and the evaluation stem");
   }
 }
 

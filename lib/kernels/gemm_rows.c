@@ -13,8 +13,11 @@
  * input rows: no column matrix), each panel of 32 output columns is
  * computed in 24 zmm accumulators against the weights read where they lie
  * (k x n floats, at most 4 MiB, mostly in L2), and the block is stored once,
- * with batch norm applied first when asked. bench-gemm-rows and bench-gemm
- * measure both uses against BLIS.
+ * with batch norm applied first when asked. A network's head in
+ * evaluation goes one step further: its blocks go to a buffer in L1 and
+ * straight into the global average pool's sums, so the head's output is
+ * never written. bench-gemm-rows and bench-gemm measure these uses against
+ * BLIS.
  *
  * The bits: each output is sum_p a[p] b[p] accumulated with one fused
  * multiply-add per p in increasing p from zero, then, with batch norm,
@@ -242,21 +245,54 @@ AVX512 static void row_block(const block_a *A, const float *w, int64_t n, const 
   }
 }
 
-/* 1x1: row blocks [b0, b1) of x (rows x k). The last, partial block is
- * copied to a buffer with zero rows after it, so nothing past x is read. */
-AVX512 static void blocks_1x1(const float *x, int64_t rows, int64_t k, int64_t b0, int64_t b1,
+/* The global average pool after a 1x1 (pni_conv1x1_forward_bn_pool): each
+ * block's outputs go to `rows` (MR x n, in L1) and are added, row by row
+ * in order, to one image's double sums, as pni_avgpool_forward adds them. */
+typedef struct pool_sink {
+  int64_t hw;  /* rows per image */
+  float *rows; /* MR x n */
+  double *sum; /* n */
+  float *pooled;
+} pool_sink;
+
+AVX512 static void pool_rows(pool_sink *p, int64_t r0, int64_t valid, int64_t n) {
+  const double inv_hw = 1.0 / (double)p->hw;
+  for (int64_t i = 0; i < valid; i++) {
+    const int64_t r = r0 + i, pos = r % p->hw;
+    const float *v = p->rows + i * n;
+    if (pos == 0) {
+      for (int64_t j = 0; j < n; j++) p->sum[j] = 0.0;
+    }
+    for (int64_t j = 0; j < n; j++) p->sum[j] += (double)v[j];
+    if (pos == p->hw - 1) {
+      float *out = p->pooled + r / p->hw * n;
+      for (int64_t j = 0; j < n; j++) out[j] = (float)(p->sum[j] * inv_hw);
+    }
+  }
+}
+
+/* 1x1: rows [r_begin, r_end) of x (rows x k), in blocks of MR from
+ * r_begin. A last, partial block is copied to a buffer with zero rows after
+ * it, so nothing past x is read. With pool, the outputs are pooled instead
+ * of stored in y. */
+AVX512 static void blocks_1x1(const float *x, int64_t r_begin, int64_t r_end, int64_t k,
                               const float *w, int64_t n, const pni_bn_eval *bn, const float *scale,
-                              float *y) {
+                              pool_sink *pool, float *y) {
   float buf[MR * PNI_GEMM_ROWS_KMAX] __attribute__((aligned(64)));
-  for (int64_t b = b0; b < b1; b++) {
-    const int64_t r0 = b * MR, valid = rows - r0 < MR ? rows - r0 : MR;
+  for (int64_t r0 = r_begin; r0 < r_end; r0 += MR) {
+    const int64_t valid = r_end - r0 < MR ? r_end - r0 : MR;
     block_a A = {x + r0 * k, k, k, NULL};
     if (valid < MR) {
       memcpy(buf, A.a, sizeof(float) * (size_t)(valid * k));
       zero_floats(buf + valid * k, (MR - valid) * k);
       A.a = buf;
     }
-    row_block(&A, w, n, bn, scale, r0, valid, y);
+    if (pool != NULL) {
+      row_block(&A, w, n, bn, scale, 0, valid, pool->rows);
+      pool_rows(pool, r0, valid, n);
+    } else {
+      row_block(&A, w, n, bn, scale, r0, valid, y);
+    }
   }
 }
 
@@ -298,10 +334,14 @@ AVX512 static void rows_conv(const pni_conv_shape *s, const float *x, int64_t q0
   }
 }
 
-/* Work units: row blocks of a 1x1, output rows of the stem. */
+/* Work units: row blocks of a 1x1, images of a pooled 1x1 (pool_hw > 0:
+ * y is the pooled output), output rows of the stem. */
 static void run(int32_t threads, const pni_conv_shape *conv, const float *x, int64_t rows,
-                int64_t k, const float *w, int64_t n, const pni_bn_eval *bn, float *y) {
-  const int64_t units = conv != NULL ? conv->n * conv->out_h : (rows + MR - 1) / MR;
+                int64_t k, const float *w, int64_t n, const pni_bn_eval *bn, int64_t pool_hw,
+                float *y) {
+  const int64_t units = conv != NULL  ? conv->n * conv->out_h
+                        : pool_hw > 0 ? rows / pool_hw
+                                      : (rows + MR - 1) / MR;
   const double macs = (double)rows * (double)k * (double)n;
   const int team = threads > 1 && units > 1 && macs >= (double)SERIAL_MACS ? (int)threads : 1;
   float scale[PNI_GEMM_ROWS_NMAX];
@@ -318,8 +358,14 @@ static void run(int32_t threads, const pni_conv_shape *conv, const float *x, int
     const int64_t u0 = units * t / size, u1 = units * (t + 1) / size;
     if (conv != NULL) {
       rows_conv(conv, x, u0, u1, w, bn, scale, y);
+    } else if (pool_hw > 0) {
+      float out[MR * PNI_GEMM_ROWS_NMAX] __attribute__((aligned(64)));
+      double sum[PNI_GEMM_ROWS_NMAX];
+      pool_sink pool = {pool_hw, out, sum, y};
+      blocks_1x1(x, u0 * pool_hw, u1 * pool_hw, k, w, n, bn, scale, &pool, NULL);
     } else {
-      blocks_1x1(x, rows, k, u0, u1, w, n, bn, scale, y);
+      const int64_t end = u1 * MR < rows ? u1 * MR : rows;
+      blocks_1x1(x, u0 * MR, end, k, w, n, bn, scale, NULL, y);
     }
   }
 }
@@ -327,8 +373,10 @@ static void run(int32_t threads, const pni_conv_shape *conv, const float *x, int
 #else /* !GEMM_ROWS_BUILT */
 
 static void run(int32_t threads, const pni_conv_shape *conv, const float *x, int64_t rows,
-                int64_t k, const float *w, int64_t n, const pni_bn_eval *bn, float *y) {
-  (void)threads, (void)conv, (void)x, (void)rows, (void)k, (void)w, (void)n, (void)bn, (void)y;
+                int64_t k, const float *w, int64_t n, const pni_bn_eval *bn, int64_t pool_hw,
+                float *y) {
+  (void)threads, (void)conv, (void)x, (void)rows, (void)k, (void)w, (void)n, (void)bn;
+  (void)pool_hw, (void)y;
 }
 
 #endif
@@ -336,17 +384,24 @@ static void run(int32_t threads, const pni_conv_shape *conv, const float *x, int
 void pni_conv1x1_forward_bn(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
                             const float *x, const float *w, const pni_bn_eval *bn, float *y) {
   if (rows <= 0 || !pni_gemm_rows_fits(cin, cout)) return;
-  run(threads, NULL, x, rows, cin, w, cout, bn, y);
+  run(threads, NULL, x, rows, cin, w, cout, bn, 0, y);
+}
+
+void pni_conv1x1_forward_bn_pool(int32_t threads, int64_t images, int64_t hw, int64_t cin,
+                                 int64_t cout, const float *x, const float *w,
+                                 const pni_bn_eval *bn, float *pooled) {
+  if (images <= 0 || hw <= 0 || bn->residual != NULL || !pni_gemm_rows_fits(cin, cout)) return;
+  run(threads, NULL, x, images * hw, cin, w, cout, bn, hw, pooled);
 }
 
 void pni_gemm_rows(int32_t threads, int64_t m, int64_t k, int64_t n, const float *a, const float *b,
                    float *c) {
   if (m <= 0 || !pni_gemm_rows_fits(k, n)) return;
-  run(threads, NULL, a, m, k, b, n, NULL, c);
+  run(threads, NULL, a, m, k, b, n, NULL, 0, c);
 }
 
 void pni_conv_forward_bn(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
                          const pni_bn_eval *bn, float *y) {
   if (!pni_conv_bn_fits(s)) return;
-  run(threads, s, x, s->n * s->out_h * s->out_w, s->k * s->k * s->cin, w, s->cout, bn, y);
+  run(threads, s, x, s->n * s->out_h * s->out_w, s->k * s->k * s->cin, w, s->cout, bn, 0, y);
 }

@@ -53,6 +53,15 @@ int pni_conv_bn_fits(const pni_conv_shape *s);
 void pni_conv1x1_forward_bn(int32_t threads, int64_t rows, int64_t cin, int64_t cout,
                             const float *x, const float *w, const pni_bn_eval *bn, float *y);
 
+/* pooled[images x cout] = the global average over each image's hw rows of
+ * pni_conv1x1_forward_bn's output (bn without a residual), which is never
+ * stored: the bits of that output followed by pni_avgpool_forward (sums
+ * in double, row by row in order). The head of a network in evaluation.
+ * Requires pni_gemm_rows_fits(cin, cout) (else nothing is written). */
+void pni_conv1x1_forward_bn_pool(int32_t threads, int64_t images, int64_t hw, int64_t cin,
+                                 int64_t cout, const float *x, const float *w,
+                                 const pni_bn_eval *bn, float *pooled);
+
 /* c[m x n] = a[m x k] b[k x n], all row-major with contiguous rows, summed
  * as pni_conv1x1_forward_bn sums (no epilogue). Requires
  * pni_gemm_rows_fits(k, n) (else nothing is written). */

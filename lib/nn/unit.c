@@ -208,6 +208,24 @@ static void unit_forward_eval(const pni_arena *arena, pni_unit *u, const float *
                             arena->bn_eps, u->relu, residual, u->a);
 }
 
+int pni_unit_forward_eval_pool(const pni_arena *arena, pni_unit *u, const float *x, int32_t batch,
+                               float *pooled) {
+  const pni_conv_shape s = batch_shape(u, batch);
+  if (u->kind != PNI_UNIT_PW || !pni_gemm_rows_fits(s.cin, s.cout)) return 0;
+  const float *running_mean = arena->stats + u->stats;
+  const pni_bn_eval bn = {arena->params + u->gamma,
+                          arena->params + u->beta,
+                          running_mean,
+                          running_mean + s.cout,
+                          arena->bn_eps,
+                          u->relu,
+                          NULL};
+  u->x = x;
+  pni_conv1x1_forward_bn_pool(arena->ctx->threads, s.n, s.h * s.w, s.cin, s.cout, x,
+                              arena->params + u->weight, &bn, pooled);
+  return 1;
+}
+
 static pni_bn_source unit_output_source(const pni_arena *arena, const pni_unit *u);
 
 /* Training forward. producer NULL: x is the input. Else x is unused and

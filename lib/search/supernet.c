@@ -370,12 +370,17 @@ void pni_supernet_forward(pnas_supernet *sn, const float *images, int32_t batch,
     pni_candidate *c = &layer->cand[layer->active];
     if (c->nb.units > 0) cur = pni_block_forward(a, &c->nb, cur, batch, training);
   }
-  if (sn->has_head) {
-    pni_unit_forward(a, &sn->head, cur, batch, training);
-    cur = sn->head.a;
-  }
   const int32_t threads = sn->ctx->threads;
-  pni_avgpool_forward(threads, batch, sn->feature_hw, sn->features, cur, sn->pooled);
+  /* In evaluation the head and the pool run as one kernel where it runs
+   * (the head's output is then never stored). */
+  if (!sn->has_head || training ||
+      !pni_unit_forward_eval_pool(a, &sn->head, cur, batch, sn->pooled)) {
+    if (sn->has_head) {
+      pni_unit_forward(a, &sn->head, cur, batch, training);
+      cur = sn->head.a;
+    }
+    pni_avgpool_forward(threads, batch, sn->feature_hw, sn->features, cur, sn->pooled);
+  }
   pni_linear_forward(threads, batch, sn->features, sn->classes, sn->pooled,
                      a->params + sn->fc_weight, a->params + sn->fc_bias, sn->logits);
 }

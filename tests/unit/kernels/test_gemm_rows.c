@@ -2,7 +2,8 @@
 /* libpnas's row-major product kernels (gemm_rows.c): the rules of what
  * they take; the plain product (and the 1x1 forward and backward-data that
  * route to it), the weight gradient's transposed product (chunked, with
- * accumulation), the 1x1 with batch norm in the epilogue and the stem, bit
+ * accumulation), the 1x1 with batch norm in the epilogue (and with the
+ * global average pool after it), and the stem, bit
  * for bit against a scalar reference of their documented order (one fmaf
  * per reduction step in increasing order, then the epilogue's expression),
  * at every partial row block and column vector, with ReLU6, the residual
@@ -22,6 +23,7 @@
 #include "core/rng.h"
 #include "eval_fixture.h"
 #include "kernels/conv.h"
+#include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/gemm_rows.h"
 #include "kernels/norm.h"
@@ -137,6 +139,15 @@ START_TEST(rules) {
   ck_assert_int_eq(pni_conv_bn_fits(&s), 0); /* k * k * cin = 1026 */
   ck_assert(pni_conv_shape_init(&s, 1, 2000, 2000, 3, 8, 3, 1, 1));
   ck_assert_int_eq(pni_conv_bn_fits(&s), 0); /* the padded rows would not fit */
+  /* pnas_context_describe() says when they run. */
+  pnas_context_options o;
+  ck_assert_int_eq(pnas_context_options_init(&o), PNAS_OK);
+  pnas_context *ctx = NULL;
+  ck_assert_int_eq(pnas_context_create(&o, &ctx, NULL, 0), PNAS_OK);
+  char *described = NULL;
+  ck_assert_int_eq(pnas_context_describe(ctx, &described), PNAS_OK);
+  ck_assert_int_eq(strstr(described, "libpnas's row kernels") != NULL, on);
+  pnas_free(described);
   /* Forbidden: nothing fits, and the kernels write nothing. */
   const int before = pni_gemm_rows_allow(0);
   ck_assert_int_eq(pni_gemm_rows_active(), 0);
@@ -147,6 +158,10 @@ START_TEST(rules) {
   for (int i = 0; i < 8; i++) y[i] = 7.0f;
   pni_conv1x1_forward_bn(1, 4, 2, 2, x, w, &bn, y);
   for (int i = 0; i < 8; i++) ck_assert(y[i] == 7.0f);
+  ck_assert_int_eq(pnas_context_describe(ctx, &described), PNAS_OK);
+  ck_assert_ptr_null(strstr(described, "libpnas's row kernels"));
+  pnas_free(described);
+  pnas_context_destroy(ctx);
   pni_gemm_rows_allow(before);
   ck_assert_int_eq(pni_gemm_rows_active(), on);
 }
@@ -356,6 +371,52 @@ START_TEST(weight_gradient_in_order) {
 }
 END_TEST
 
+/* The head with the pool: the bits of pni_conv1x1_forward_bn followed by
+ * pni_avgpool_forward, for any map size against the row blocks. */
+static void check_pool(int64_t images, int64_t hw, int64_t k, int64_t n, int relu6,
+                       int32_t threads) {
+  pni_rng r;
+  pni_rng_seed(&r, (uint64_t)(images * 977 + hw * 31 + k * 7 + n));
+  const int64_t rows = images * hw;
+  float *x = eval_new_floats(rows * k), *w = eval_new_floats(k * n);
+  float *full = eval_new_floats(rows * n), *want = eval_new_floats(images * n);
+  float *got = eval_new_floats(images * n);
+  eval_fill(x, rows * k, -1.0, 1.0, &r);
+  eval_fill(w, k * n, -1.0, 1.0, &r);
+  eval_bn p = eval_new_bn(n, &r);
+  const pni_bn_eval bn = {p.gamma, p.beta, p.mean, p.var, EPS, relu6, NULL};
+  for (int64_t i = 0; i < images * n; i++) got[i] = 1e30f;
+  set_canary(got, images * n);
+  pni_conv1x1_forward_bn_pool(threads, images, hw, k, n, x, w, &bn, got);
+  expect_canary("head + pool", got, images * n);
+  pni_conv1x1_forward_bn(threads, rows, k, n, x, w, &bn, full);
+  pni_avgpool_forward(threads, images, hw, n, full, want);
+  char what[96];
+  snprintf(what, sizeof what, "head+pool %ldx%ld %ld->%ld t=%d", (long)images, (long)hw, (long)k,
+           (long)n, (int)threads);
+  eval_expect_same_bits(what, got, want, images * n);
+  /* A residual is not taken: nothing is written. */
+  const pni_bn_eval with_residual = {p.gamma, p.beta, p.mean, p.var, EPS, relu6, full};
+  memcpy(full, got, sizeof(float) * (size_t)(images * n));
+  pni_conv1x1_forward_bn_pool(threads, images, hw, k, n, x, w, &with_residual, got);
+  eval_expect_same_bits("head+pool with a residual", got, full, images * n);
+  eval_free_bn(&p);
+  free(x), free(w), free(full), free(want), free(got);
+}
+
+START_TEST(head_and_pool_equal_the_two_passes) {
+  if (!kernels_run()) return;
+  static const int64_t maps[] = {1, 5, 11, 12, 13, 49};
+  for (int64_t mi = 0; mi < COUNT(maps); mi++) {
+    check_pool(1, maps[mi], 24, 40, 1, 1);
+    check_pool(5, maps[mi], 9, 17, 0, 1);
+    check_pool(3, maps[mi], 96, 256, 1, 2);
+  }
+  check_pool(64, 49, 96, 256, 1, 2); /* the Fashion-MNIST head */
+  check_pool(1, 49, 320, 1024, 1, 1);
+}
+END_TEST
+
 START_TEST(conv1x1_nan_passes_through) {
   if (!kernels_run()) return;
   /* As in the separate passes: ReLU6 keeps a NaN, so divergence shows. */
@@ -536,6 +597,7 @@ Suite *pnas_test_suite(void) {
   tcase_add_test(tc, conv1x1_nan_passes_through);
   tcase_add_test(tc, plain_product_in_order);
   tcase_add_test(tc, weight_gradient_in_order);
+  tcase_add_test(tc, head_and_pool_equal_the_two_passes);
   tcase_add_test(tc, stem_equals_separate_passes);
   tcase_add_test(tc, stem_two_threads_and_the_network_shape);
   tcase_add_test(tc, network_logits_are_the_same_with_and_without);
