@@ -223,7 +223,7 @@ def section_kernels(a, res):
 
 BLIS_KIND = "GEMM (1x1 convolutions, stem, classifier: BLIS and libpnas's kernels)"
 KINDS = [  # (kind, symbol pattern); the first match wins; BLIS is matched by its library
-    (BLIS_KIND, r"sgemm512|^panel|blocks_1x1|rows_conv|gemm_rows"),
+    (BLIS_KIND, r"sgemm512|^panel|blocks_1x1|rows_conv|gemm_rows|^block[12]_|blocks_tn"),
     ("depthwise convolution", r"gather|tile_row|tile_group|forward_row|backward_data_row|weight_grad|dwconv"),
     ("batch norm + ReLU6", r"stats_rows|affine_rows|grad_sums_rows|bn_dx_rows|bn_|relu6"),
     ("stem im2col", r"im2col|col2im"),
@@ -287,7 +287,9 @@ def section_shares(a, res):
     if "peak" in res and "bandwidth" in res and weight:
         res["floors"] = {}
         for t, row in weight.items():
-            fl = supernet_model.floors(res["peak"][t], res["bandwidth"][t])
+            # The machine's real peak: 512-bit FMAs where it has them.
+            peak = res.get("peak512", res["peak"])[t]
+            fl = supernet_model.floors(peak, res["bandwidth"][t])
             measured = {"GEMM": shares[t].get(BLIS_KIND, 0.0),
                         "depthwise": shares[t].get("depthwise convolution", 0.0),
                         "batch norm + ReLU6": shares[t].get("batch norm + ReLU6", 0.0)}
@@ -371,7 +373,8 @@ def tables(res):
     if "floors" in res:
         out += ["### Floors of the weight step's kernels (supernet6, batch 64)", "",
                 "Expected work of a step at the start of a search (tests/bench/supernet_model.py); "
-                f"compute at the measured peak, memory at the measured streaming bandwidth "
+                f"compute at the measured peak ({'512' if 'peak512' in res else '256'}-bit FMAs), "
+                "memory at the measured streaming bandwidth "
                 f"({res['bandwidth'][1]:.1f} GB/s on one thread, {res['bandwidth'][2]:.1f} on "
                 "two); measured = share of the perf samples x the step's median time.", "",
                 "| kernel | threads | GFLOP | MB moved | compute floor ms | memory floor ms | "
