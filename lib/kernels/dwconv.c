@@ -20,6 +20,10 @@
 #include <omp.h>
 #include <string.h>
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "kernels/conv.h"
 #include "kernels/elementwise.h"
 #include "kernels/norm.h"
@@ -726,6 +730,35 @@ HOT static void bn_row(int64_t pixels, int64_t c, const float *mean, const float
   }
 }
 
+#if defined(__GNUC__) && defined(__x86_64__)
+/* bn_row in 512-bit registers with masked tails: the avx2 clone spends
+ * two registers, two compares and two blends per 16 channels and was a
+ * fifth of the 28x28, 16-channel depthwise layer's evaluation. vmaxps(a,
+ * b) is a > b ? a : b and vminps(a, b) a < b ? a : b, so max(0, min(6, v))
+ * is bn_row's v < 0 ? 0 : (v > 6 ? 6 : v), NaN and -0 included: the same
+ * bits. */
+AVX512 static void bn_row_avx512(int64_t pixels, int64_t c, const float *mean, const float *scale,
+                                 const float *shift, int relu6, float *y) {
+  const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+  for (int64_t c0 = 0; c0 < c; c0 += 16) {
+    const __mmask16 m = c - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (c - c0)) - 1u);
+    const __m512 mv = _mm512_maskz_loadu_ps(m, mean + c0),
+                 sv = _mm512_maskz_loadu_ps(m, scale + c0);
+    const __m512 bv = _mm512_maskz_loadu_ps(m, shift + c0);
+    for (int64_t p = 0; p < pixels; p++) {
+      float *yp = y + p * c + c0;
+      __m512 v = _mm512_maskz_loadu_ps(m, yp);
+      v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, mv), sv), bv);
+      if (relu6) v = _mm512_max_ps(zero, _mm512_min_ps(six, v));
+      _mm512_mask_storeu_ps(yp, m, v);
+    }
+  }
+}
+#define BN_ROW(...) (HAS_AVX512() ? bn_row_avx512(__VA_ARGS__) : bn_row(__VA_ARGS__))
+#else
+#define BN_ROW(...) bn_row(__VA_ARGS__)
+#endif
+
 void pni_dwconv_forward_bn(const pni_conv_shape *s, int32_t threads, const float *x, const float *w,
                            const float *gamma, const float *beta, const float *running_mean,
                            const float *running_var, float eps, int relu6, float *y) {
@@ -742,7 +775,7 @@ void pni_dwconv_forward_bn(const pni_conv_shape *s, int32_t threads, const float
 #pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
   for (int64_t r = 0; r < rows; r++) {
     forward_row(s, x, w, y, r);
-    bn_row(pixels, c, running_mean, scale, beta, relu6, y + r * pixels * c);
+    BN_ROW(pixels, c, running_mean, scale, beta, relu6, y + r * pixels * c);
   }
 }
 

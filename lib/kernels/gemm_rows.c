@@ -146,13 +146,11 @@ AVX512 INLINE columns load_columns(const pni_bn_eval *bn, const float *scale, in
 AVX512 INLINE __m512 epilogue(__m512 z, const columns *c, int relu6, const float *residual) {
   __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(z, c->mean), c->scale), c->shift);
   if (relu6) {
-    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
-    /* v < 0 ? 0 : (v > 6 ? 6 : v), NaN kept: ordered compares are false
-     * for NaN, and -0 is not below 0. */
-    const __mmask16 above = _mm512_cmp_ps_mask(v, six, _CMP_GT_OQ);
-    v = _mm512_mask_blend_ps(above, v, six);
-    const __mmask16 below = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
-    v = _mm512_mask_blend_ps(below, v, zero);
+    /* v < 0 ? 0 : (v > 6 ? 6 : v) exactly, NaN and -0 kept: vmaxps(a, b)
+     * is a > b ? a : b and vminps(a, b) a < b ? a : b, so max(0, min(6, v))
+     * returns v whenever a comparison is false (GCC keeps the operands'
+     * order without -ffinite-math-only). Two operations for four. */
+    v = _mm512_max_ps(_mm512_setzero_ps(), _mm512_min_ps(_mm512_set1_ps(6.0f), v));
   }
   if (residual != NULL) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(c->mask, residual));
   return v;

@@ -152,6 +152,39 @@ START_TEST(dwconv_bn_fused_equals_separate_passes) {
 }
 END_TEST
 
+START_TEST(dwconv_bn_fused_relu6_edges) {
+  /* Each output is its centre pixel's value times -1 (the other taps have
+   * weight 0; scale -1, beta -0): -0, NaN, the infinities and the ReLU6
+   * edges go through the clamp in the 16-lane and 8-lane paths and the
+   * scalar tail, and must give the separate passes' bits. */
+  enum { C = 25, HW = 4 };
+  pni_conv_shape s;
+  ck_assert(pni_conv_shape_init(&s, 1, HW, HW, C, C, 3, 1, 1));
+  const float special[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 1.0f, -7.0f, -6.0f, -3.0f};
+  float x[HW * HW * C], w[9 * C], fused[HW * HW * C], sep[HW * HW * C];
+  for (int i = 0; i < HW * HW * C; i++) x[i] = special[i % 9];
+  for (int i = 0; i < 9 * C; i++) w[i] = i / C == 4 ? 1.0f : 0.0f;
+  float gamma[C], beta[C], mean[C], var[C];
+  for (int j = 0; j < C; j++) {
+    gamma[j] = -1.0f;
+    beta[j] = -0.0f;
+    mean[j] = 0.0f;
+    var[j] = 1.0f - EPS;
+  }
+  pni_dwconv_forward_bn(&s, 1, x, w, gamma, beta, mean, var, EPS, 1, fused);
+  pni_dwconv_forward(&s, 1, x, w, sep);
+  pni_bn_forward_eval(1, HW * HW, C, sep, gamma, beta, mean, var, EPS, sep);
+  pni_relu6_forward(1, HW * HW * C, sep, sep);
+  eval_expect_same_bits("dwconv+bn relu6 edges", fused, sep, HW * HW * C);
+  int negative_zeros = 0, nans = 0;
+  for (int i = 0; i < HW * HW * C; i++) {
+    negative_zeros += fused[i] == 0.0f && signbit(fused[i]);
+    nans += isnan(fused[i]);
+  }
+  ck_assert(negative_zeros > 0 && nans > 0);
+}
+END_TEST
+
 START_TEST(dwconv_bn_fused_threads_and_wide_layers) {
   /* A team of two on a Fashion-MNIST shape, and layers wider than the
    * fused kernel keeps on its stack (they take the separate passes). */
@@ -171,6 +204,7 @@ Suite *pnas_test_suite(void) {
   tcase_add_test(tc, bn_fused_nan_passes_through);
   tcase_add_test(tc, dwconv_bn_fused_equals_separate_passes);
   tcase_add_test(tc, dwconv_bn_fused_threads_and_wide_layers);
+  tcase_add_test(tc, dwconv_bn_fused_relu6_edges);
   suite_add_tcase(s, tc);
   return s;
 }

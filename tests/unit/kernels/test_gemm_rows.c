@@ -441,6 +441,49 @@ START_TEST(conv1x1_nan_passes_through) {
 }
 END_TEST
 
+START_TEST(conv1x1_relu6_edges) {
+  if (!kernels_run()) return;
+  /* v = -x exactly (w = 1, mean 0, scale -1, beta -0; the sum starts at
+   * +0, so v is -0 for x = +-0): the clamp at -0, NaN, the infinities and
+   * both edges, in every lane of a vector. */
+  enum { ROWS = 13, N = 16 };
+  const float special[] = {-0.0f, 0.0f,   NAN,     -INFINITY, INFINITY,  -1.0f, 7.0f, 3.0f,
+                           6.0f,  1e-30f, -1e-30f, 5.999999f, 6.000001f, -NAN,  0.5f, 2.0f};
+  float x[ROWS], w[N], y[ROWS * N], want[ROWS * N];
+  float gamma[N], beta[N], mean[N], var[N];
+  for (int j = 0; j < N; j++) {
+    w[j] = 1.0f;
+    gamma[j] = -1.0f;
+    beta[j] = -0.0f;
+    mean[j] = 0.0f;
+    var[j] = 1.0f - EPS;
+  }
+  for (int r = 0; r < ROWS; r++) x[r] = special[r % 16];
+  float scale[N];
+  pni_bn_eval_scale(N, gamma, var, EPS, scale);
+  ck_assert(scale[0] == -1.0f);
+  const pni_bn_eval bn = {gamma, beta, mean, var, EPS, 1, NULL};
+  pni_conv1x1_forward_bn(1, ROWS, 1, N, x, w, &bn, y);
+  for (int r = 0; r < ROWS; r++) {
+    for (int j = 0; j < N; j++) {
+      const float v = ((x[r] * w[j] + 0.0f) - mean[j]) * scale[j] + beta[j];
+      want[r * N + j] = v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
+    }
+  }
+  eval_expect_same_bits("relu6 edges", y, want, ROWS * N);
+  /* And the separate pass (compiled C) on the same products. */
+  float z[ROWS * N];
+  for (int r = 0; r < ROWS; r++) {
+    for (int j = 0; j < N; j++) z[r * N + j] = fmaf(x[r], w[j], 0.0f);
+  }
+  pni_bn_forward_eval_fused(1, ROWS, N, z, gamma, beta, mean, var, EPS, 1, NULL, z);
+  eval_expect_same_bits("relu6 edges, separate pass", y, z, ROWS * N);
+  ck_assert(signbit(y[0]) && y[0] == 0.0f && signbit(y[N])); /* -0 stays -0 */
+  ck_assert(isnan(y[2 * N]) && y[3 * N] == 6.0f && y[4 * N] == 0.0f && !signbit(y[4 * N]));
+  ck_assert(y[5 * N] == 1.0f && y[6 * N] == 0.0f && y[7 * N] == 0.0f);
+}
+END_TEST
+
 static void check_conv(int64_t n, int64_t h, int64_t w, int64_t cin, int64_t cout, int64_t k,
                        int64_t stride, int relu6, int32_t threads) {
   pni_conv_shape s;
@@ -595,6 +638,7 @@ Suite *pnas_test_suite(void) {
   tcase_add_test(tc, conv1x1_equals_separate_passes);
   tcase_add_test(tc, conv1x1_flags_threads_and_shapes_of_the_networks);
   tcase_add_test(tc, conv1x1_nan_passes_through);
+  tcase_add_test(tc, conv1x1_relu6_edges);
   tcase_add_test(tc, plain_product_in_order);
   tcase_add_test(tc, weight_gradient_in_order);
   tcase_add_test(tc, head_and_pool_equal_the_two_passes);
