@@ -20,12 +20,9 @@
 #include <omp.h>
 #include <string.h>
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 #include "kernels/conv.h"
 #include "kernels/elementwise.h"
+#include "kernels/lanes.h"
 #include "kernels/norm.h"
 
 enum {
@@ -741,7 +738,7 @@ AVX512 static void bn_row_avx512(int64_t pixels, int64_t c, const float *mean, c
                                  const float *shift, int relu6, float *y) {
   const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
   for (int64_t c0 = 0; c0 < c; c0 += 16) {
-    const __mmask16 m = c - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (c - c0)) - 1u);
+    const __mmask16 m = pni_first_lanes(c - c0);
     const __m512 mv = _mm512_maskz_loadu_ps(m, mean + c0),
                  sv = _mm512_maskz_loadu_ps(m, scale + c0);
     const __m512 bv = _mm512_maskz_loadu_ps(m, shift + c0);

@@ -5,9 +5,6 @@
 
 #include "kernels/gemm512.h"
 
-/* Products smaller than this many multiply-adds run on one thread. */
-#define PNI_GEMM_SERIAL_MACS (1 << 18)
-
 void pni_sgemm(int32_t threads, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                float *c, int64_t ldc) {
@@ -15,7 +12,7 @@ void pni_sgemm(int32_t threads, int trans_a, int trans_b, int64_t m, int64_t n, 
   pni_blis_choose_arch();
   /* Starting BLIS's thread team costs more than a small product saves, and
    * on a loaded machine a descheduled team member stalls the whole call. */
-  if ((double)m * (double)n * (double)k < PNI_GEMM_SERIAL_MACS) threads = 1;
+  if ((double)m * (double)n * (double)k < (double)PNI_GEMM_SERIAL_MACS) threads = 1;
   /* A runtime object per call keeps the thread count local to this context
    * instead of changing BLIS's process-wide setting. */
   rntm_t rntm = BLIS_RNTM_INITIALIZER;

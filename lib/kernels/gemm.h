@@ -7,6 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Products smaller than this many multiply-adds run on one thread (BLIS's
+ * and libpnas's own kernels alike): waking a team costs more than it
+ * saves. */
+#define PNI_GEMM_SERIAL_MACS ((int64_t)1 << 18)
+
 /* Row-major single-precision GEMM:
  *   C[m x n] = alpha * op(A) * op(B) + beta * C
  * op(A) is m x k: A is stored m x k with row stride lda, or, when trans_a is

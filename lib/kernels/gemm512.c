@@ -31,10 +31,7 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
-
-#if PNI_GEMM512_BUILT
-#include <immintrin.h>
-#endif
+#include "kernels/lanes.h"
 
 /* Block sizes of the five loops, measured on Zen 5 (kc 128-384 and mc
  * 120-960 were within the noise of these): the KC x 32 micro-panel of B
@@ -143,9 +140,7 @@ AVX512 void pni_sgemm512_ukr(int64_t m, int64_t n, int64_t k, float alpha, const
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   if (cs_c == 1) {
     /* Rows of C are contiguous: masked stores cover a partial width. */
-    const __mmask16 full = (__mmask16)0xffff;
-    const __mmask16 m0 = n >= 16 ? full : (__mmask16)((1u << n) - 1u);
-    const __mmask16 m1 = n >= 32 ? full : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1u);
+    const __mmask16 m0 = pni_first_lanes(n), m1 = pni_first_lanes(n - 16);
     for (int64_t i = 0; i < m; i++) {
       float *row = c + i * rs_c;
       __m512 r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]);

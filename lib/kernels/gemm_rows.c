@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "kernels/gemm.h"
+#include "kernels/lanes.h"
 #include "kernels/norm.h"
 
 #ifdef _OPENMP
@@ -56,10 +57,6 @@
 /* Rows per block, and columns per panel (two zmm). */
 #define MR 12
 #define NR 32
-
-/* Below this many multiply-adds a call runs on the calling thread, like
- * pni_sgemm. */
-#define SERIAL_MACS ((int64_t)1 << 18)
 
 static struct {
   pthread_once_t once;
@@ -95,9 +92,9 @@ int pni_gemm_rows_fits(int64_t k, int64_t n) {
  * row, or as far as the last row block of an output row reads (its unused
  * rows read zeros), plus a vector of slack. */
 static int64_t padded_row_floats(const pni_conv_shape *s) {
-  const int64_t blocks_per_row = (s->out_w + 11) / 12;
+  const int64_t blocks_per_row = (s->out_w + MR - 1) / MR;
   const int64_t image = (s->w + 2 * s->pad) * s->cin;
-  const int64_t reach = ((blocks_per_row * 12 - 1) * s->stride + s->k) * s->cin;
+  const int64_t reach = ((blocks_per_row * MR - 1) * s->stride + s->k) * s->cin;
   return (image > reach ? image : reach) + 16;
 }
 
@@ -111,19 +108,10 @@ int pni_conv_bn_fits(const pni_conv_shape *s) {
 #define AVX512 __attribute__((target("avx512f")))
 #define INLINE static inline __attribute__((always_inline))
 
-_Static_assert(MR == 12, "the row block is 12 in padded_row_floats");
-
-/* The first `count` lanes of a vector (all for count >= 16, none for
- * count <= 0). */
-INLINE __mmask16 first_lanes(int64_t count) {
-  if (count <= 0) return 0;
-  return count >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << count) - 1u);
-}
-
 /* Zeros in floats [0, count) of d. */
 AVX512 INLINE void zero_floats(float *d, int64_t count) {
   for (int64_t c0 = 0; c0 < count; c0 += 16) {
-    _mm512_mask_storeu_ps(d + c0, first_lanes(count - c0), _mm512_setzero_ps());
+    _mm512_mask_storeu_ps(d + c0, pni_first_lanes(count - c0), _mm512_setzero_ps());
   }
 }
 
@@ -136,7 +124,7 @@ typedef struct columns {
 
 AVX512 INLINE columns load_columns(const pni_bn_eval *bn, const float *scale, int64_t j0,
                                    int64_t n) {
-  const __mmask16 m = first_lanes(n - j0);
+  const __mmask16 m = pni_first_lanes(n - j0);
   return (columns){_mm512_maskz_loadu_ps(m, bn->running_mean + j0),
                    _mm512_maskz_loadu_ps(m, scale + j0), _mm512_maskz_loadu_ps(m, bn->beta + j0),
                    m};
@@ -172,7 +160,7 @@ typedef struct block_a {
 AVX512 INLINE void panel(int nv, int indexed, const block_a *A, const float *w, int64_t n,
                          int64_t j0, const pni_bn_eval *bn, const float *scale, int64_t r0,
                          int64_t valid, float *y) {
-  const __mmask16 m0 = first_lanes(n - j0), m1 = first_lanes(n - j0 - 16);
+  const __mmask16 m0 = pni_first_lanes(n - j0), m1 = pni_first_lanes(n - j0 - 16);
   const float *a = A->a;
   const int64_t lda = A->lda, k = A->k;
   __m512 acc[MR][2];
@@ -341,7 +329,8 @@ static void run(int32_t threads, const pni_conv_shape *conv, const float *x, int
                         : pool_hw > 0 ? rows / pool_hw
                                       : (rows + MR - 1) / MR;
   const double macs = (double)rows * (double)k * (double)n;
-  const int team = threads > 1 && units > 1 && macs >= (double)SERIAL_MACS ? (int)threads : 1;
+  const int team =
+      threads > 1 && units > 1 && macs >= (double)PNI_GEMM_SERIAL_MACS ? (int)threads : 1;
   float scale[PNI_GEMM_ROWS_NMAX];
   if (bn != NULL) pni_bn_eval_scale(n, bn->gamma, bn->running_var, bn->eps, scale);
 #pragma omp parallel num_threads(team) if (team > 1)

@@ -16,7 +16,9 @@
  * and s_t is chunk t's sum, accumulated with one FMA per row in increasing
  * row order from zero. The chunks are fixed (KC rows), the blocks are
  * split between threads whole, so the bits do not depend on the threads. */
+#include "kernels/gemm.h"
 #include "kernels/gemm_rows.h"
+#include "kernels/lanes.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -34,9 +36,6 @@
 #define MR 12
 #define NR 32
 
-/* Below this many multiply-adds one thread does it, like pni_sgemm. */
-#define SERIAL_MACS ((double)(1 << 18))
-
 int pni_gemm_rows_tn_fits(int64_t m, int64_t n) {
   return pni_gemm_rows_active() && m >= 1 && m <= PNI_GEMM_ROWS_NMAX && n >= 1 &&
          n <= PNI_GEMM_ROWS_NMAX;
@@ -47,11 +46,6 @@ int pni_gemm_rows_tn_fits(int64_t m, int64_t n) {
 #define AVX512 __attribute__((target("avx512f")))
 #define INLINE static inline __attribute__((always_inline))
 
-INLINE __mmask16 first_lanes(int64_t count) {
-  if (count <= 0) return 0;
-  return count >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << count) - 1u);
-}
-
 /* Block (i0, j0) of c += a[p0 .. p0 + kc)^T b[p0 .. p0 + kc): rows i of the
  * block past `valid` read row valid - 1 again and are not stored (so
  * nothing past a row of a is read). first: c is not read (zero start). nv
@@ -59,7 +53,7 @@ INLINE __mmask16 first_lanes(int64_t count) {
 AVX512 INLINE void block_tn(int nv, int full, const float *a, int64_t m, const float *b, int64_t n,
                             int64_t kc, int64_t i0, int64_t j0, int64_t valid, int first,
                             float *c) {
-  const __mmask16 m0 = first_lanes(n - j0), m1 = first_lanes(n - j0 - 16);
+  const __mmask16 m0 = pni_first_lanes(n - j0), m1 = pni_first_lanes(n - j0 - 16);
   int64_t at[MR];
   for (int i = 0; i < MR; i++) at[i] = i0 + (full || i < valid ? i : valid - 1);
   __m512 acc[MR][2];
@@ -130,7 +124,8 @@ static void run_tn(int32_t threads, int64_t m, int64_t k, int64_t n, const float
                    int accumulate, float *c) {
   const int64_t count = (m + MR - 1) / MR * ((n + NR - 1) / NR);
   const double macs = (double)m * (double)k * (double)n;
-  const int team = threads > 1 && count > 1 && macs >= SERIAL_MACS ? (int)threads : 1;
+  const int team =
+      threads > 1 && count > 1 && macs >= (double)PNI_GEMM_SERIAL_MACS ? (int)threads : 1;
 #pragma omp parallel num_threads(team) if (team > 1)
   {
     int t = 0, size = 1;

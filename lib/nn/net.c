@@ -183,16 +183,8 @@ void pni_net_forward(pnas_net *net, const float *images, int32_t batch, int trai
   for (int32_t i = 0; i < net->block_count; i++) {
     cur = pni_block_forward(a, &net->blocks[i], cur, batch, training);
   }
-  /* In evaluation the head and the pool run as one kernel where it runs
-   * (the head's output is then never stored). */
-  if (!net->has_head || training ||
-      !pni_unit_forward_eval_pool(a, &net->head, cur, batch, net->pooled)) {
-    if (net->has_head) {
-      pni_unit_forward(a, &net->head, cur, batch, training);
-      cur = net->head.a;
-    }
-    pni_avgpool_forward(threads, batch, net->feature_hw, net->features, cur, net->pooled);
-  }
+  pni_head_pool_forward(a, net->has_head ? &net->head : NULL, cur, batch, training, net->feature_hw,
+                        net->features, net->pooled);
   const float *features = net->pooled;
   if (training && net->dropout > 0.0f) {
     pni_dropout_forward((int64_t)batch * net->features, net->dropout, &net->ctx->rng, net->pooled,

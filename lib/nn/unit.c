@@ -163,6 +163,19 @@ static pni_conv_shape batch_shape(const pni_unit *u, int32_t batch) {
   return s;
 }
 
+/* The unit's batch norm with running statistics, for the evaluation
+ * kernels. */
+static pni_bn_eval unit_bn_eval(const pni_arena *arena, const pni_unit *u, const float *residual) {
+  const float *running_mean = arena->stats + u->stats;
+  return (pni_bn_eval){arena->params + u->gamma,
+                       arena->params + u->beta,
+                       running_mean,
+                       running_mean + u->shape.cout,
+                       arena->bn_eps,
+                       u->relu,
+                       residual};
+}
+
 /* Evaluation: the convolution writes straight into u->a and batch norm
  * (running statistics), ReLU6 and the residual follow in the same pass
  * (inside the depthwise kernel and, where they run, the 1x1 and stem
@@ -176,15 +189,13 @@ static void unit_forward_eval(const pni_arena *arena, pni_unit *u, const float *
   const pni_conv_shape s = batch_shape(u, batch);
   const float *w = arena->params + u->weight;
   const int64_t rows = s.n * s.out_h * s.out_w, c = s.cout;
-  const float *gamma = arena->params + u->gamma, *beta = arena->params + u->beta;
-  const float *running_mean = arena->stats + u->stats, *running_var = running_mean + c;
+  const pni_bn_eval bn = unit_bn_eval(arena, u, residual);
   u->x = x;
   if (u->kind == PNI_UNIT_DW && residual == NULL) {
-    pni_dwconv_forward_bn(&s, threads, x, w, gamma, beta, running_mean, running_var, arena->bn_eps,
-                          u->relu, u->a);
+    pni_dwconv_forward_bn(&s, threads, x, w, bn.gamma, bn.beta, bn.running_mean, bn.running_var,
+                          bn.eps, u->relu, u->a);
     return;
   }
-  const pni_bn_eval bn = {gamma, beta, running_mean, running_var, arena->bn_eps, u->relu, residual};
   if (u->kind == PNI_UNIT_PW && pni_gemm_rows_fits(s.cin, s.cout)) {
     pni_conv1x1_forward_bn(threads, rows, s.cin, s.cout, x, w, &bn, u->a);
     return;
@@ -204,26 +215,27 @@ static void unit_forward_eval(const pni_arena *arena, pni_unit *u, const float *
       pni_dwconv_forward(&s, threads, x, w, u->a);
       break;
   }
-  pni_bn_forward_eval_fused(threads, rows, c, u->a, gamma, beta, running_mean, running_var,
-                            arena->bn_eps, u->relu, residual, u->a);
+  pni_bn_forward_eval_fused(threads, rows, c, u->a, bn.gamma, bn.beta, bn.running_mean,
+                            bn.running_var, bn.eps, u->relu, residual, u->a);
 }
 
-int pni_unit_forward_eval_pool(const pni_arena *arena, pni_unit *u, const float *x, int32_t batch,
-                               float *pooled) {
-  const pni_conv_shape s = batch_shape(u, batch);
-  if (u->kind != PNI_UNIT_PW || !pni_gemm_rows_fits(s.cin, s.cout)) return 0;
-  const float *running_mean = arena->stats + u->stats;
-  const pni_bn_eval bn = {arena->params + u->gamma,
-                          arena->params + u->beta,
-                          running_mean,
-                          running_mean + s.cout,
-                          arena->bn_eps,
-                          u->relu,
-                          NULL};
-  u->x = x;
-  pni_conv1x1_forward_bn_pool(arena->ctx->threads, s.n, s.h * s.w, s.cin, s.cout, x,
-                              arena->params + u->weight, &bn, pooled);
-  return 1;
+void pni_head_pool_forward(const pni_arena *arena, pni_unit *head, const float *x, int32_t batch,
+                           int training, int64_t hw, int64_t features, float *pooled) {
+  if (head != NULL) {
+    const pni_conv_shape s = batch_shape(head, batch);
+    /* In evaluation one kernel, where it runs: the head's output is then
+     * never stored. */
+    if (!training && head->kind == PNI_UNIT_PW && pni_gemm_rows_fits(s.cin, s.cout)) {
+      const pni_bn_eval bn = unit_bn_eval(arena, head, NULL);
+      head->x = x;
+      pni_conv1x1_forward_bn_pool(arena->ctx->threads, s.n, s.h * s.w, s.cin, s.cout, x,
+                                  arena->params + head->weight, &bn, pooled);
+      return;
+    }
+    pni_unit_forward(arena, head, x, batch, training);
+    x = head->a;
+  }
+  pni_avgpool_forward(arena->ctx->threads, batch, hw, features, x, pooled);
 }
 
 static pni_bn_source unit_output_source(const pni_arena *arena, const pni_unit *u);

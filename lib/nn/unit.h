@@ -101,13 +101,12 @@ void pni_unit_init(const pni_arena *arena, const pni_unit *u, pni_rng *rng);
 int64_t pni_unit_out_floats(const pni_unit *u, int32_t batch);
 void pni_unit_forward(const pni_arena *arena, pni_unit *u, const float *x, int32_t batch,
                       int training);
-/* Evaluation of a 1x1 unit followed by the global average pool, fused
- * where libpnas's row kernels run (pni_conv1x1_forward_bn_pool): pooled
- * receives batch x cout floats, the same bits as pni_unit_forward then
- * pni_avgpool_forward, and u->a is not written. Returns 0, having done
- * nothing, where they do not run: the caller takes the two steps. */
-int pni_unit_forward_eval_pool(const pni_arena *arena, pni_unit *u, const float *x, int32_t batch,
-                               float *pooled);
+/* The head (NULL: none) and the global average pool over hw positions of
+ * `features` channels into pooled (batch x features). In evaluation, where
+ * libpnas's row kernels run, one kernel (pni_conv1x1_forward_bn_pool, the
+ * same bits as the two steps) that does not write head->a. */
+void pni_head_pool_forward(const pni_arena *arena, pni_unit *head, const float *x, int32_t batch,
+                           int training, int64_t hw, int64_t features, float *pooled);
 /* da is consumed (used as scratch); dx may be NULL for the first layer.
  * With weight_grads the gradients of the unit's parameters are
  * overwritten; without (an architecture step, which needs only dx) they are

@@ -371,16 +371,8 @@ void pni_supernet_forward(pnas_supernet *sn, const float *images, int32_t batch,
     if (c->nb.units > 0) cur = pni_block_forward(a, &c->nb, cur, batch, training);
   }
   const int32_t threads = sn->ctx->threads;
-  /* In evaluation the head and the pool run as one kernel where it runs
-   * (the head's output is then never stored). */
-  if (!sn->has_head || training ||
-      !pni_unit_forward_eval_pool(a, &sn->head, cur, batch, sn->pooled)) {
-    if (sn->has_head) {
-      pni_unit_forward(a, &sn->head, cur, batch, training);
-      cur = sn->head.a;
-    }
-    pni_avgpool_forward(threads, batch, sn->feature_hw, sn->features, cur, sn->pooled);
-  }
+  pni_head_pool_forward(a, sn->has_head ? &sn->head : NULL, cur, batch, training, sn->feature_hw,
+                        sn->features, sn->pooled);
   pni_linear_forward(threads, batch, sn->features, sn->classes, sn->pooled,
                      a->params + sn->fc_weight, a->params + sn->fc_bias, sn->logits);
 }
